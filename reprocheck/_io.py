@@ -1,0 +1,60 @@
+"""Atomic file writing: a temporary file beside the target, then ``os.replace``.
+
+A crash never leaves a half-written file under the final name. Unwritable targets become
+:class:`~reprocheck.errors.InputError` (exit 2) with a hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from reprocheck.errors import InputError
+
+__all__ = ["atomic_write_bytes", "atomic_write_text"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path()
+    if path.is_dir():
+        raise InputError(
+            f"cannot write {path}: it is a directory", hint="Give a file name, e.g. -o result.json."
+        )
+    if not parent.is_dir():
+        raise InputError(
+            f"cannot write {path}: directory {parent} does not exist",
+            hint="Create the directory first or choose another path.",
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="Choose a writable location for the output.",
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="Choose a writable location for the output.",
+        ) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,95 @@
+"""Small, strict readers for JSON values: every mismatch is an ArtifactError, never a crash.
+
+``where`` names the file (and key path) so the one-line error says exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from reprocheck.errors import ArtifactError
+
+__all__ = [
+    "decode_float",
+    "encode_float",
+    "req",
+    "req_dict",
+    "req_float",
+    "req_int",
+    "req_list",
+    "req_str",
+]
+
+T = TypeVar("T")
+
+
+def _bad(where: str, key: str, what: str) -> ArtifactError:
+    return ArtifactError(f"{where}: key {key!r} {what}")
+
+
+def req(obj: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> Any:
+    """Return ``obj[key]`` after checking it exists and has type ``kind``."""
+    if not isinstance(obj, Mapping):
+        raise ArtifactError(f"{where}: expected an object, found {type(obj).__name__}")
+    if key not in obj:
+        raise _bad(where, key, "is missing")
+    value = obj[key]
+    # bool is an int in Python; a JSON true where a count is expected is still wrong.
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise _bad(where, key, "must be a number, found a boolean")
+    if not isinstance(value, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise _bad(where, key, f"must be {name}, found {type(value).__name__}")
+    return value
+
+
+def req_str(obj: Mapping[str, Any], key: str, where: str) -> str:
+    """A required string."""
+    return str(req(obj, key, str, where))
+
+
+def req_int(obj: Mapping[str, Any], key: str, where: str, *, minimum: int | None = None) -> int:
+    """A required integer, optionally bounded below."""
+    value = int(req(obj, key, int, where))
+    if minimum is not None and value < minimum:
+        raise _bad(where, key, f"must be >= {minimum}, found {value}")
+    return value
+
+
+def req_float(obj: Any, key: str, where: str) -> float:
+    """A required float, written as a number or as one of "nan", "inf", "-inf"."""
+    if isinstance(obj, Mapping) and isinstance(obj.get(key), str):
+        return decode_float(obj[key], f"{where}: key {key!r}")
+    return float(req(obj, key, (int, float), where))
+
+
+def req_list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """A required list."""
+    return list(req(obj, key, list, where))
+
+
+def req_dict(obj: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    """A required object."""
+    return dict(req(obj, key, dict, where))
+
+
+def encode_float(value: float) -> float | str:
+    """JSON has no NaN or infinity: write them as strings so every reader can parse the file."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def decode_float(value: Any, where: str) -> float:
+    """Inverse of :func:`encode_float`."""
+    if isinstance(value, bool):
+        raise ArtifactError(f"{where}: expected a number, found a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise ArtifactError(f"{where}: expected a number, found {value!r}")

@@ -1,0 +1,107 @@
+"""The ``reprocheck`` command line: a thin layer that parses, calls the core and renders.
+
+Subcommands are imported lazily so that ``reprocheck --help`` never imports torch. This
+module is also the single error boundary: a :class:`~reprocheck.errors.ReprocheckError`
+becomes ``Error:``/``Hint:`` on stderr and its exit code; nothing else calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from reprocheck._log import set_logger
+from reprocheck._version import __version__
+from reprocheck.cli._state import State
+from reprocheck.errors import ReprocheckError
+
+__all__ = ["cli", "main"]
+
+# name -> "module:attribute"; each module defines one click command.
+_COMMANDS: dict[str, str] = {
+    "fingerprint": "reprocheck.cli.fingerprint:fingerprint",
+    "run": "reprocheck.cli.run:run",
+    "determinism": "reprocheck.cli.determinism:determinism",
+    "compare": "reprocheck.cli.compare:compare",
+    "check": "reprocheck.cli.check:check",
+    "lock": "reprocheck.cli.lock:lock",
+}
+
+EXIT_INTERRUPTED = 130
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported only when they are used or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReprocheckError as exc:
+            _report(exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _report(exc: ReprocheckError) -> None:
+    # One line each: reviewers read these in CI logs, so no traceback, no wrapping.
+    message = " ".join(str(exc).split("\n"))
+    click.echo(f"Error: {message}", err=True)
+    if exc.hint:
+        click.echo(f"Hint: {exc.hint}", err=True)
+
+
+def _make_logger(state: State) -> Any:
+    def logger(message: str, kind: str) -> None:
+        if kind == "debug" and not state.verbose:
+            return
+        if state.quiet and kind in ("info", "progress"):
+            return
+        prefix = "warning: " if kind == "warning" else ""
+        click.echo(f"{prefix}{message}", err=True)
+
+    return logger
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="reprocheck")
+@click.option("-v", "--verbose", is_flag=True, help="Say more about what is happening.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """Tell, before an upgrade lands, whether your PyTorch training numbers will change.
+
+    Exit codes: 0 identical or within tolerance, 1 drift, 2 bad input,
+    3 the environment failed (an install, a subprocess), 130 interrupted.
+    """
+    if verbose and quiet:
+        raise click.UsageError("--verbose and --quiet cannot be used together.")
+    state = State(verbose=verbose, quiet=quiet)
+    ctx.obj = state
+    set_logger(_make_logger(state))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="reprocheck")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

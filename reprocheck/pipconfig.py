@@ -1,0 +1,47 @@
+"""Read pip's own index and find-links settings so uv can be told the same.
+
+uv does not read ``pip.conf`` or ``PIP_*`` variables. reprocheck builds environments with
+uv when it is there, so it passes pip's configured locations on explicitly; nothing about
+this machine is ever written into a lockfile.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+
+__all__ = ["pip_config_value", "pip_install_options"]
+
+
+def pip_config_value(key: str) -> str | None:
+    """``pip config get global.<key>`` (environment variables first), or None if unset."""
+    env_name = "PIP_" + key.upper().replace("-", "_")
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", f"global.{key}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = out.stdout.strip()
+    return value if out.returncode == 0 and value else None
+
+
+def pip_install_options() -> list[str]:
+    """Options that make uv (or pip) see what pip is configured to see here."""
+    options: list[str] = []
+    for link in shlex.split(pip_config_value("find-links") or ""):
+        options += ["--find-links", link]
+    index = pip_config_value("index-url")
+    if index:
+        options += ["--index-url", index]
+    for extra in shlex.split(pip_config_value("extra-index-url") or ""):
+        options += ["--extra-index-url", extra]
+    return options
