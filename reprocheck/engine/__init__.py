@@ -1,0 +1,1 @@
+"""The replay engine: seeding, the training loop, recording and operator tracing."""
