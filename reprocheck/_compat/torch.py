@@ -24,3 +24,9 @@ def torch_module() -> Any:
 
 
 # --- replay: deterministic mode (set/restore), dispatch-mode tracing, autograd nodes ----
+
+
+# --- trace: TorchDispatchMode, current autograd node, module hooks -----------------------
+
+
+# --- compare: dtype names, bit views for ULP maths ---------------------------------------
