@@ -1,0 +1,1 @@
+"""Comparing two runs: numerics, tolerance policy, verdicts, first divergence and reports."""
