@@ -1,0 +1,237 @@
+"""The operator tracer: operators in call order, module paths, phases, digests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from reprocheck.engine.digest import tensor_digest
+from reprocheck.engine.trace import OpTracer
+from reprocheck.record import TraceEntry
+
+
+class Block(torch.nn.Module):
+    """A small transformer block: the modules the built-in transformer uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(11, 16)
+        self.ln = torch.nn.LayerNorm(16)
+        self.qkv = torch.nn.Linear(16, 48)
+        self.drop = torch.nn.Dropout(0.25)
+        self.head = torch.nn.Linear(16, 11)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.emb(tokens)
+        b, t, d = h.shape
+        q, k, v = self.qkv(self.ln(h)).view(b, t, 3, 2, d // 2).permute(2, 0, 3, 1, 4)
+        a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.head(h + self.drop(a.transpose(1, 2).reshape(b, t, d)))
+
+
+def _step(
+    tracer: OpTracer | None, seed: int = 0
+) -> tuple[list[TraceEntry], dict[str, torch.Tensor], float]:
+    """Build the block (init phase) and run one traced training step."""
+    torch.manual_seed(seed)
+    tracer = tracer or OpTracer("tf")
+    with tracer.recording(0, "init"):
+        model = Block()
+        torch.nn.init.trunc_normal_(model.emb.weight, std=0.02)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    tracer.attach(model)
+    tokens = torch.randint(0, 11, (2, 6))
+    with tracer.recording(0, "forward"):
+        logits = model(tokens)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 11), tokens.reshape(-1))
+        tracer.set_phase("backward")
+        loss.backward()
+        tracer.set_phase("optimizer")
+        optimizer.step()
+    tracer.close()
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    return tracer.entries, params, float(loss.detach())
+
+
+@pytest.fixture(scope="module")
+def traced() -> list[TraceEntry]:
+    return _step(None)[0]
+
+
+def _ops(entries: list[TraceEntry], phase: str) -> Iterator[tuple[str, str]]:
+    return ((e.op, e.module) for e in entries if e.phase == phase)
+
+
+def test_forward_lists_attention_layer_norm_and_dropout_with_module_paths(
+    traced: list[TraceEntry],
+) -> None:
+    """Attention, layer norm and dropout operators appear with the module that ran them."""
+    forward = set(_ops(traced, "forward"))
+    assert ("aten._scaled_dot_product_flash_attention_for_cpu.default", "tf") in forward
+    assert ("aten.native_layer_norm.default", "tf.ln") in forward
+    assert ("aten.bernoulli_.float", "tf.drop") in forward
+    assert ("aten.embedding.default", "tf.emb") in forward
+    assert ("aten.addmm.default", "tf.qkv") in forward
+
+
+def test_loss_operators_after_the_model_have_no_module(traced: list[TraceEntry]) -> None:
+    """Operators outside any module (the loss) get the empty module path."""
+    assert ("aten.nll_loss_forward.default", "") in set(_ops(traced, "forward"))
+
+
+def test_backward_operators_get_the_module_whose_forward_made_them(
+    traced: list[TraceEntry],
+) -> None:
+    """Backward kernels are attributed through the autograd graph to their module."""
+    backward = set(_ops(traced, "backward"))
+    assert ("aten.native_layer_norm_backward.default", "tf.ln") in backward
+    assert ("aten.embedding_dense_backward.default", "tf.emb") in backward
+    assert ("aten._scaled_dot_product_flash_attention_for_cpu_backward.default", "tf") in backward
+    assert any(op == "aten.mm.default" and module == "tf.head" for op, module in backward)
+
+
+def test_optimizer_operators_name_the_parameter_owner(traced: list[TraceEntry]) -> None:
+    """The optimizer's update of a parameter is attributed to the module owning it."""
+    optimizer = set(_ops(traced, "optimizer"))
+    assert ("aten.addcdiv_.default", "tf.qkv") in optimizer
+
+
+def test_init_phase_records_the_random_initialisers(traced: list[TraceEntry]) -> None:
+    """trunc_normal_ and the default initialisers show up as random operators in init."""
+    init_ops = {e.op for e in traced if e.phase == "init"}
+    assert {"aten.normal_.default", "aten.uniform_.default"} <= init_ops
+    assert all(e.step == 0 for e in traced if e.phase == "init")
+
+
+def test_indices_run_on_across_phases_of_a_step(traced: list[TraceEntry]) -> None:
+    """Index counts every operator of the step in call order, init and all phases."""
+    assert [e.index for e in traced] == list(range(len(traced)))
+    phases = [e.phase for e in traced]
+    assert phases == sorted(phases, key=["init", "forward", "backward", "optimizer"].index)
+
+
+def test_digest_is_the_output_digest() -> None:
+    """A single-output operator's digest is tensor_digest of that output."""
+    torch.manual_seed(5)
+    tracer = OpTracer("x")
+    a = torch.randn(3, 4)
+    with tracer.recording(1, "forward"):
+        b = a * 2
+    (entry,) = tracer.entries
+    assert entry.op == "aten.mul.Tensor"
+    assert entry.digest == tensor_digest(b)
+    assert entry.shapes == ((3, 4),)
+    assert entry.dtypes == ("float32",)
+    assert entry.absmax == pytest.approx(float(b.abs().max()))
+
+
+def test_tracing_does_not_change_the_numbers() -> None:
+    """A traced step produces bitwise the same loss and parameters as an untraced one."""
+    _, traced_params, traced_loss = _step(OpTracer("tf"), seed=3)
+    torch.manual_seed(3)
+    model = Block()
+    torch.nn.init.trunc_normal_(model.emb.weight, std=0.02)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    tokens = torch.randint(0, 11, (2, 6))
+    loss = torch.nn.functional.cross_entropy(model(tokens).reshape(-1, 11), tokens.reshape(-1))
+    loss.backward()
+    optimizer.step()
+    assert float(loss.detach()) == traced_loss
+    for name, param in model.named_parameters():
+        assert torch.equal(param.detach(), traced_params[name]), name
+
+
+def test_two_traces_of_the_same_seeded_step_are_equal() -> None:
+    """Digests are reproducible, uninitialised memory (torch.empty) included."""
+    first, _, _ = _step(OpTracer("tf"), seed=1)
+    second, _, _ = _step(OpTracer("tf"), seed=1)
+    assert first == second
+
+
+def test_a_different_random_stream_changes_the_dropout_digest() -> None:
+    """Different seeds give different bernoulli_ digests: the trace sees the random stream."""
+    first, _, _ = _step(OpTracer("tf"), seed=1)
+    second, _, _ = _step(OpTracer("tf"), seed=2)
+
+    def dropout(entries: list[TraceEntry]) -> str:
+        return next(e.digest for e in entries if e.op == "aten.bernoulli_.float")
+
+    assert dropout(first) != dropout(second)
+
+
+def test_in_place_operator_returning_nothing_digests_what_it_wrote() -> None:
+    """_foreach_add_ returns None; its entry digests the tensors it mutated."""
+    xs = [torch.ones(3), torch.zeros(2)]
+    tracer = OpTracer("x")
+    with tracer.recording(0, "optimizer"):
+        torch._foreach_add_(xs, 1.0)
+    (entry,) = (e for e in tracer.entries if e.op.startswith("aten._foreach_add_"))
+    assert entry.shapes == ((3,), (2,))
+    twos = [torch.full((3,), 2.0), torch.ones(2)]
+    other = OpTracer("x")
+    with other.recording(0, "optimizer"):
+        torch._foreach_add_([torch.ones(3), torch.zeros(2)], 1.0)
+    assert other.entries[-1].digest == entry.digest
+    with other.recording(1, "optimizer"):
+        torch._foreach_add_(twos, 1.0)
+    assert other.entries[-1].digest != entry.digest
+
+
+def test_scalar_and_empty_outputs_are_recorded() -> None:
+    """.item() (a Python number) and 0-element tensors give entries without summaries."""
+    tracer = OpTracer("x")
+    a = torch.tensor([1.5, 2.5])
+    with tracer.recording(0, "forward"):
+        a.sum().item()
+        a[:0] + 1
+    ops = [e.op for e in tracer.entries]
+    assert "aten._local_scalar_dense.default" in ops
+    empty = tracer.entries[-1]
+    assert empty.shapes == ((0,),)
+    assert empty.absmax is None
+
+
+def test_paused_block_is_left_out() -> None:
+    """Operators inside paused() are not recorded and do not take an index."""
+    tracer = OpTracer("x")
+    a = torch.ones(2)
+    with tracer.recording(0, "forward"):
+        a + 1
+        with tracer.paused():
+            a * 3
+        a - 1
+    assert [(e.op, e.index) for e in tracer.entries] == [
+        ("aten.add.Tensor", 0),
+        ("aten.sub.Tensor", 1),
+    ]
+
+
+def test_nothing_is_recorded_outside_recording_blocks() -> None:
+    """Hooks stay inert and no operator is traced outside recording()."""
+    tracer = OpTracer("m")
+    model = torch.nn.Linear(2, 2)
+    tracer.attach(model)
+    model(torch.ones(1, 2)).sum().backward()
+    tracer.close()
+    assert tracer.entries == []
+
+
+def test_close_removes_the_module_hooks() -> None:
+    """After close() the model carries no hooks of ours."""
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    tracer = OpTracer("m")
+    tracer.attach(model)
+    tracer.close()
+    for module in model.modules():
+        assert not module._forward_hooks
+        assert not module._forward_pre_hooks
+
+
+def test_nested_recording_is_refused() -> None:
+    """A recording block inside another is a programming error."""
+    tracer = OpTracer("m")
+    with tracer.recording(0, "forward"), pytest.raises(RuntimeError, match="nested"):
+        with tracer.recording(0, "backward"):
+            pass
