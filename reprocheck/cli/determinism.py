@@ -1,13 +1,94 @@
-"""`reprocheck determinism` (placeholder until its issue lands)."""
+"""`reprocheck determinism`: replay scenarios several times here; are they bitwise equal?"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from reprocheck.errors import InputError
+from reprocheck.cli._options import emit, output_option
+
+__all__ = ["determinism"]
 
 
 @click.command(name="determinism")
-def determinism() -> None:
-    """Not available yet in this version."""
-    raise InputError("'determinism' is not available yet in this version of reprocheck")
+@click.argument("scenarios", nargs=-1, metavar="[SCENARIO]...")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Replays in this process (one more always runs in a fresh process).",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The one seed.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option(
+    "--trace-steps",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Trace the first K steps operator by operator, to name the first that differs.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@output_option()
+def determinism(  # noqa: PLR0917 - click passes every option as an argument
+    scenarios: tuple[str, ...],
+    repeats: int,
+    steps: int | None,
+    seed: int,
+    device: str,
+    trace_steps: int,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Replay each SCENARIO several times in this environment and compare bitwise.
+
+    SCENARIO is a built-in name, module:function (importable from the working directory)
+    or an entry point of the reprocheck.scenarios group; without one, every built-in
+    scenario. Each is replayed --repeats times in this process and once in a fresh
+    process; all per-step digests, metrics, operator traces and final tensors must be
+    equal. When they are not, the first step, phase and operator where they part is named.
+
+    Exit 0 when every scenario is deterministic, 1 when one is not.
+    """
+    from reprocheck.determinism import check_determinism
+    from reprocheck.scenarios import BUILTIN_NAMES
+
+    names = list(scenarios) or list(BUILTIN_NAMES)
+    results = [
+        check_determinism(
+            name,
+            repeats=repeats,
+            steps=steps,
+            seed=seed,
+            device=device,
+            trace_steps=trace_steps,
+        )
+        for name in names
+    ]
+    if fmt == "json":
+        verdict = "deterministic" if all(r.deterministic for r in results) else "nondeterministic"
+        data = {"verdict": verdict, "scenarios": [r.to_dict() for r in results]}
+        text = json.dumps(data, indent=2, sort_keys=True)
+    else:
+        width = max(len(r.scenario) for r in results)
+        lines = []
+        for r in results:
+            if r.first_difference is None:
+                said = f"deterministic ({r.replays} replays bitwise equal)"
+            else:
+                said = f"NOT deterministic: first differs at {r.first_difference.describe()}"
+            lines.append(f"{r.scenario.ljust(width)}  {said}")
+        text = "\n".join(lines)
+    emit(text, output)
+    if not all(r.deterministic for r in results):
+        raise click.exceptions.Exit(1)
