@@ -1,0 +1,292 @@
+"""Where two runs of one scenario first part: step, phase, operator, module, parameter.
+
+Two sources, finest first:
+
+* The op trace of the first steps. Across torch versions the operator sequence itself
+  changes (other decompositions, fused kernels, renamed ops), so traces are not compared
+  index by index. Calls are grouped by ``(step, phase, module)``; within a group the op
+  names are aligned with :class:`difflib.SequenceMatcher`; calls present on one side only
+  are structural differences; the first *aligned* call (in the baseline's order) whose
+  output digest differs is the first differing operator.
+* The per-step records: init digests (step 0, ``init``), then per step the batch and loss
+  (``forward``), gradients (``backward``), learning rate and parameters (``optimizer``).
+
+The earlier of the two wins; the trace names the operator and its module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from reprocheck.comparison.classify import (
+    entry_rel_diff,
+    first_float_dtype,
+    op_base_name,
+    op_kind,
+    record_kind,
+    rounding_threshold,
+)
+from reprocheck.comparison.result import FirstDivergence, GrowthPoint, Kind, Structural
+from reprocheck.record import ScenarioRecord, StepRecord, TraceEntry
+
+if TYPE_CHECKING:
+    from reprocheck.comparison.numerics import TensorDiff
+
+__all__ = [
+    "PHASE_ORDER",
+    "OpDivergence",
+    "RecordDivergence",
+    "TraceAlignment",
+    "align_traces",
+    "first_parameter",
+    "locate",
+    "record_divergence",
+    "same_float",
+]
+
+PHASE_ORDER: Mapping[str, int] = {
+    "init": 0,
+    "forward": 1,
+    "backward": 2,
+    "optimizer": 3,
+    "final": 4,
+}
+_EXAMPLES = 5
+
+
+def same_float(a: float, b: float) -> bool:
+    """Bitwise-equal floats as recorded (NaN equals NaN; 0.0 and -0.0 differ)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpDivergence:
+    """The first aligned traced call whose output differs."""
+
+    baseline: TraceEntry
+    candidate: TraceEntry
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.baseline.step, PHASE_ORDER.get(self.baseline.phase, 1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceAlignment:
+    """The result of aligning two traces."""
+
+    first: OpDivergence | None
+    structural: Structural
+    aligned: int
+
+
+def _group(
+    entries: Sequence[TraceEntry], steps: set[int]
+) -> dict[tuple[int, str, str], list[tuple[int, TraceEntry]]]:
+    groups: dict[tuple[int, str, str], list[tuple[int, TraceEntry]]] = {}
+    for position, entry in enumerate(entries):
+        if entry.step in steps:
+            groups.setdefault((entry.step, entry.phase, entry.module), []).append((position, entry))
+    return groups
+
+
+def _example(sign: str, entry: TraceEntry) -> str:
+    return f"{sign}{entry.op} @ step {entry.step} {entry.phase} {entry.module}"
+
+
+def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]) -> TraceAlignment:
+    """Align two op traces and find the first aligned call whose output differs.
+
+    Only steps traced on both sides are compared (one side may have traced more steps).
+    """
+    steps = {e.step for e in baseline} & {e.step for e in candidate}
+    b_groups = _group(baseline, steps)
+    c_groups = _group(candidate, steps)
+    b_only: list[tuple[int, TraceEntry]] = []
+    c_only: list[tuple[int, TraceEntry]] = []
+    first: tuple[int, OpDivergence] | None = None
+    aligned = 0
+    for key in list(b_groups) + [k for k in c_groups if k not in b_groups]:
+        b_calls = b_groups.get(key, [])
+        c_calls = c_groups.get(key, [])
+        matcher = difflib.SequenceMatcher(
+            None, [e.op for _, e in b_calls], [e.op for _, e in c_calls], autojunk=False
+        )
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag != "equal":
+                b_only.extend(b_calls[i1:i2])
+                c_only.extend(c_calls[j1:j2])
+                continue
+            for (pos, b_entry), (_, c_entry) in zip(b_calls[i1:i2], c_calls[j1:j2], strict=True):
+                aligned += 1
+                if b_entry.digest != c_entry.digest and (first is None or pos < first[0]):
+                    first = (pos, OpDivergence(b_entry, c_entry))
+    b_only.sort(key=lambda item: item[0])
+    c_only.sort(key=lambda item: item[0])
+    examples = [_example("-", e) for _, e in b_only[:_EXAMPLES]]
+    examples += [_example("+", e) for _, e in c_only[: max(0, _EXAMPLES - len(examples))]]
+    structural = Structural(len(b_only), len(c_only), tuple(examples))
+    return TraceAlignment(None if first is None else first[1], structural, aligned)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordDivergence:
+    """The first difference in the per-step records."""
+
+    step: int
+    phase: str
+    location: str
+    parameter: str | None = None
+
+
+def _first_key_diff(b: Mapping[str, str], c: Mapping[str, str]) -> str | None:
+    for key in list(b) + [k for k in c if k not in b]:
+        if b.get(key) != c.get(key):
+            return key
+    return None
+
+
+def _first_float_diff(b: Mapping[str, float], c: Mapping[str, float]) -> str | None:
+    for key in list(b) + [k for k in c if k not in b]:
+        if key not in b or key not in c or not same_float(b[key], c[key]):
+            return key
+    return None
+
+
+def _step_divergence(b: StepRecord, c: StepRecord) -> RecordDivergence | None:
+    """The first difference within one step, checked in the order the step runs."""
+    s = b.step
+    # (phase, what differs, parameter) for each check, lazily, in execution order.
+    checks: list[tuple[str, Callable[[], str | None], bool]] = [
+        ("forward", lambda: "batch" if b.batch_digest != c.batch_digest else None, False),
+        ("forward", lambda: None if same_float(b.loss, c.loss) else "loss", False),
+        ("forward", lambda: _prefixed("metrics/", _first_float_diff(b.metrics, c.metrics)), False),
+        ("backward", lambda: _first_key_diff(b.grad_digests, c.grad_digests), True),
+        ("backward", lambda: None if same_float(b.grad_norm, c.grad_norm) else "grad_norm", False),
+        ("optimizer", lambda: None if same_float(b.lr, c.lr) else "lr", False),
+        ("optimizer", lambda: _first_key_diff(b.param_digests, c.param_digests), True),
+        (
+            "optimizer",
+            lambda: None if same_float(b.param_norm, c.param_norm) else "param_norm",
+            False,
+        ),
+        ("optimizer", lambda: _first_float_diff(b.param_norms, c.param_norms), True),
+    ]
+    for phase, check, is_parameter in checks:
+        found = check()
+        if found is not None:
+            return RecordDivergence(s, phase, found, found if is_parameter else None)
+    return None
+
+
+def _prefixed(prefix: str, value: str | None) -> str | None:
+    return None if value is None else prefix + value
+
+
+def record_divergence(
+    baseline: ScenarioRecord, candidate: ScenarioRecord
+) -> RecordDivergence | None:
+    """The first step and phase at which the per-step records differ, or None."""
+    init = _first_key_diff(baseline.init_digests, candidate.init_digests)
+    if init is not None:
+        return RecordDivergence(0, "init", init, init)
+    for b, c in zip(baseline.steps, candidate.steps, strict=False):
+        found = _step_divergence(b, c)
+        if found is not None:
+            return found
+    return None
+
+
+def first_parameter(
+    baseline: ScenarioRecord, candidate: ScenarioRecord, step: int, phase: str
+) -> str | None:
+    """The first parameter whose digest differs, at ``step`` or the earliest later step."""
+    if phase == "init":
+        found = _first_key_diff(baseline.init_digests, candidate.init_digests)
+        if found is not None:
+            return found
+    for b, c in zip(baseline.steps, candidate.steps, strict=False):
+        if b.step < step:
+            continue
+        found = _first_key_diff(b.grad_digests, c.grad_digests) or _first_key_diff(
+            b.param_digests, c.param_digests
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def _rel_detail(rel: float, what: str) -> str:
+    if rel == 0:
+        return f"{what}: summaries agree, digests differ (rounding-level)"
+    return f"{what}: relative difference {rel:.3g}"
+
+
+def locate(
+    name: str,
+    *,
+    baseline: ScenarioRecord,
+    candidate: ScenarioRecord,
+    alignment: TraceAlignment,
+    record: RecordDivergence | None,
+    growth: Sequence[GrowthPoint],
+    changed_tensors: Sequence[TensorDiff],
+) -> FirstDivergence | None:
+    """The first divergence of one scenario, with its kind; None when nothing differs.
+
+    The first differing traced operator wins when it comes no later than the first
+    difference in the records; else the records name the place; else (only the saved
+    final tensors differ) the worst final tensor, at the last step, phase ``final``.
+    """
+    op = alignment.first
+    if op is not None and (
+        record is None or op.position <= (record.step, PHASE_ORDER[record.phase])
+    ):
+        entry = op.baseline
+        dtype = first_float_dtype(entry.dtypes)
+        rel = entry_rel_diff(op.baseline, op.candidate)
+        parameter = first_parameter(baseline, candidate, entry.step, entry.phase)
+        return FirstDivergence(
+            step=entry.step,
+            phase=entry.phase,
+            location=entry.module or parameter or entry.op,
+            operator=entry.op,
+            parameter=parameter,
+            kind=op_kind(rel, entry.op, dtype),
+            detail=_rel_detail(rel, f"{op_base_name(entry.op)} output"),
+        )
+    if record is not None:
+        step_rel = next((g.max_rel for g in growth if g.step == record.step), 0.0)
+        return FirstDivergence(
+            step=record.step,
+            phase=record.phase,
+            location=record.location,
+            operator=None,
+            parameter=record.parameter
+            or first_parameter(baseline, candidate, record.step, record.phase),
+            kind=record_kind(record.location, record.phase, step_rel, baseline.config.dtype),
+            detail=None if record.phase == "init" else _rel_detail(step_rel, "step"),
+        )
+    if not changed_tensors:
+        return None
+    threshold = rounding_threshold(baseline.config.dtype)
+    big = any(
+        d.status not in ("within_tolerance", "exceeds_tolerance") or d.max_rel > threshold
+        for d in changed_tensors
+    )
+    kind: Kind = "computation" if big else "rounding"
+    key = changed_tensors[0].key.removeprefix(f"{name}/")
+    return FirstDivergence(
+        step=max(0, baseline.config.steps - 1),
+        phase="final",
+        location=key,
+        parameter=key.removeprefix("param/") if key.startswith("param/") else None,
+        kind=kind,
+        detail=f"largest ULP distance {changed_tensors[0].ulp_max}",
+    )

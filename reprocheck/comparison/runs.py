@@ -1,0 +1,306 @@
+"""Compare two runs (or two fingerprint files): the entry point :func:`compare`.
+
+Per scenario: the per-step metrics as series, the init and per-step digests, the op
+trace, and the final tensors one at a time (memory stays bounded by the largest tensor).
+Artifacts are only read, never executed: compare never imports a scenario an artifact
+names (only ``reprocheck check`` replays, by design).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from reprocheck.comparison.classify import growth_of, trend_of
+from reprocheck.comparison.envdiff import diff_fingerprints
+from reprocheck.comparison.localize import align_traces, locate, record_divergence
+from reprocheck.comparison.result import (
+    ComparisonResult,
+    ScenarioComparison,
+    Verdict,
+    worst_verdict,
+)
+from reprocheck.comparison.summary import summary_line
+from reprocheck.errors import ArtifactError
+from reprocheck.record import ScenarioRecord
+
+if TYPE_CHECKING:
+    import torch
+
+    from reprocheck.comparison.numerics import TensorDiff
+    from reprocheck.comparison.policy import Policy
+    from reprocheck.store import Run, TensorReader
+
+__all__ = ["compare", "compare_scenario"]
+
+_SAME = "Compare runs of the same scenarios with the same --seed, --steps and --device."
+_OK_STATUSES = ("equal", "within_tolerance")
+
+
+def _artifact_kind(path: Path) -> tuple[Literal["run", "fingerprint"], Path]:
+    if not path.exists():
+        raise ArtifactError(
+            f"{path} does not exist",
+            hint="Give a run directory (`reprocheck run --out DIR`) or a fingerprint file.",
+        )
+    if path.is_dir():
+        return "run", path
+    if path.name == "run.json":  # the manifest names its run directory
+        return "run", path.parent
+    return "fingerprint", path
+
+
+def compare(
+    baseline: Path | str, candidate: Path | str, *, policy: Policy | None = None
+) -> ComparisonResult:
+    """Compare two runs, or two fingerprint files.
+
+    Args:
+        baseline: a run directory (``reprocheck run --out DIR``) or a fingerprint JSON file.
+        candidate: the same kind of artifact, from the environment under test.
+        policy: the tolerance policy; the ``default`` preset when None.
+
+    Returns:
+        The result, whatever it says: drift is a value, never an exception.
+
+    Raises:
+        ArtifactError: a missing, corrupt or inconsistent artifact; a run compared with a
+            fingerprint file; runs of different scenarios or configurations.
+    """
+    from reprocheck import store
+
+    kind_b, path_b = _artifact_kind(Path(baseline))
+    kind_c, path_c = _artifact_kind(Path(candidate))
+    if kind_b != kind_c:
+        raise ArtifactError(
+            f"cannot compare a {kind_b} ({baseline}) with a {kind_c} ({candidate})",
+            hint="Compare two run directories, or two fingerprint files.",
+        )
+    if kind_b == "fingerprint":
+        env = tuple(
+            diff_fingerprints(
+                store.load_fingerprint_file(path_b), store.load_fingerprint_file(path_c)
+            )
+        )
+        verdict: Verdict = "drift" if env else "identical"
+        return ComparisonResult(
+            verdict=verdict,
+            scenarios=(),
+            environment=env,
+            baseline=str(baseline),
+            candidate=str(candidate),
+            mode="fingerprints",
+            summary=summary_line(verdict, (), env, mode="fingerprints"),
+        )
+    if policy is None:
+        from reprocheck.comparison.policy import Policy
+
+        policy = Policy.from_preset("default")
+    run_b = store.load_run(path_b)
+    run_c = store.load_run(path_c)
+    _check_same_scenarios(run_b, run_c)
+    env = tuple(diff_fingerprints(run_b.fingerprint, run_c.fingerprint))
+    scenarios = tuple(compare_scenario(name, run_b, run_c, policy) for name in run_b.records)
+    verdict = worst_verdict([s.verdict for s in scenarios])
+    return ComparisonResult(
+        verdict=verdict,
+        scenarios=scenarios,
+        environment=env,
+        baseline=str(baseline),
+        candidate=str(candidate),
+        mode="runs",
+        summary=summary_line(verdict, scenarios, env, mode="runs"),
+    )
+
+
+def _check_same_scenarios(run_b: Run, run_c: Run) -> None:
+    only_b = [n for n in run_b.records if n not in run_c.records]
+    only_c = [n for n in run_c.records if n not in run_b.records]
+    if only_b or only_c:
+        parts = []
+        if only_b:
+            parts.append(f"only the baseline has {', '.join(only_b)}")
+        if only_c:
+            parts.append(f"only the candidate has {', '.join(only_c)}")
+        raise ArtifactError(
+            f"the runs hold different scenarios: {'; '.join(parts)}",
+            hint="Run the same scenarios in both environments (or use `reprocheck check`).",
+        )
+    for name, b in run_b.records.items():
+        c = run_c.records[name]
+        for field in ("seed", "steps", "device", "dtype"):
+            vb, vc = getattr(b.config, field), getattr(c.config, field)
+            if vb != vc:
+                raise ArtifactError(
+                    f"scenario {name!r} ran with {field} {vb!r} in the baseline "
+                    f"and {vc!r} in the candidate",
+                    hint=_SAME,
+                )
+        for record, path in ((b, run_b.path), (c, run_c.path)):
+            if len(record.steps) != record.config.steps:
+                raise ArtifactError(
+                    f"{path}: scenario {name!r} records {len(record.steps)} steps, "
+                    f"its config says {record.config.steps}"
+                )
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _load_checked(reader: TensorReader, record: ScenarioRecord, key: str) -> torch.Tensor:
+    """Load a tensor and check it against the shape and dtype its record declares."""
+    tensor = reader.get(key)
+    info = record.tensors[key]
+    if tuple(tensor.shape) != tuple(info.shape) or _dtype_name(tensor.dtype) != _dtype_name(
+        info.dtype
+    ):
+        raise ArtifactError(
+            f"{reader.path}: tensor {key!r} is {_dtype_name(tensor.dtype)}"
+            f"{list(tensor.shape)}, its record declares {_dtype_name(info.dtype)}"
+            f"{list(info.shape)} (an inconsistent artifact)"
+        )
+    return tensor
+
+
+def _compare_tensors(
+    name: str,
+    *,
+    b: ScenarioRecord,
+    c: ScenarioRecord,
+    rb: TensorReader,
+    rc: TensorReader,
+    policy: Policy,
+) -> list[TensorDiff]:
+    from reprocheck.comparison.numerics import compare_tensors, missing
+
+    diffs: list[TensorDiff] = []
+    for key in list(b.tensors) + [k for k in c.tensors if k not in b.tensors]:
+        full = f"{name}/{key}"
+        info = b.tensors.get(key) or c.tensors[key]
+        dtype = _dtype_name(info.dtype)
+        tolerance = policy.tolerance_for(full, dtype)
+        if key not in c.tensors or key not in b.tensors:
+            side: Literal["baseline", "candidate"] = (
+                "candidate" if key not in c.tensors else "baseline"
+            )
+            numel = math.prod(info.shape)
+            diffs.append(
+                missing(full, side, dtype=dtype, shape=info.shape, numel=numel, tolerance=tolerance)
+            )
+            continue
+        bt = _load_checked(rb, b, key)
+        ct = _load_checked(rc, c, key)
+        diffs.append(compare_tensors(full, bt, ct, tolerance))
+        del bt, ct  # one pair of tensors in memory at a time
+    return diffs
+
+
+def _series(record: ScenarioRecord) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {
+        "loss": [s.loss for s in record.steps],
+        "grad_norm": [s.grad_norm for s in record.steps],
+        "param_norm": [s.param_norm for s in record.steps],
+        "lr": [s.lr for s in record.steps],
+    }
+    names: list[str] = []
+    for s in record.steps:
+        names.extend(m for m in s.metrics if m not in names)
+    for m in names:
+        out[f"metrics/{m}"] = [s.metrics.get(m, math.nan) for s in record.steps]
+    return out
+
+
+def _compare_metrics(
+    name: str, b: ScenarioRecord, c: ScenarioRecord, policy: Policy
+) -> list[TensorDiff]:
+    import torch
+
+    from reprocheck.comparison.numerics import compare_tensors, missing
+
+    sb, sc = _series(b), _series(c)
+    diffs: list[TensorDiff] = []
+    for key in list(sb) + [k for k in sc if k not in sb]:
+        full = f"{name}/{key}"
+        tolerance = policy.tolerance_for_metric(full)
+        if key not in sb or key not in sc:
+            side: Literal["baseline", "candidate"] = "candidate" if key not in sc else "baseline"
+            diffs.append(missing(full, side, dtype="float64", tolerance=tolerance))
+            continue
+        # Metrics are recorded as Python floats: compare them as float64 series, one
+        # element per step, so max_abs_index names the step.
+        tb = torch.tensor(sb[key], dtype=torch.float64)
+        tc = torch.tensor(sc[key], dtype=torch.float64)
+        diffs.append(compare_tensors(full, tb, tc, tolerance))
+    return diffs
+
+
+def _scenario_verdict(diffs: list[TensorDiff], any_difference: bool) -> Verdict:
+    if any(d.status not in _OK_STATUSES for d in diffs):
+        return "drift"
+    if any_difference or any(d.status != "equal" for d in diffs):
+        return "within_tolerance"
+    return "identical"
+
+
+def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> ScenarioComparison:
+    """Compare one scenario present in both runs."""
+    b, c = run_b.records[name], run_c.records[name]
+    with run_b.open_tensors(name) as rb, run_c.open_tensors(name) as rc:
+        tensors = _compare_tensors(name, b=b, c=c, rb=rb, rc=rc, policy=policy)
+    metrics = _compare_metrics(name, b, c, policy)
+    alignment = align_traces(b.trace, c.trace)
+    rec = record_divergence(b, c)
+    growth = growth_of(b, c)
+    changed_tensors = sorted((d for d in tensors if d.status != "equal"), key=_severity)
+    changed_metrics = [d for d in metrics if d.status != "equal"]
+    verdict = _scenario_verdict(tensors + metrics, rec is not None or alignment.first is not None)
+    first = locate(
+        name,
+        baseline=b,
+        candidate=c,
+        alignment=alignment,
+        record=rec,
+        growth=growth,
+        changed_tensors=changed_tensors,
+    )
+    kind = None if first is None else first.kind
+    notes: list[str] = []
+    if first is not None and first.phase == "final":
+        notes.append("only the saved final tensors differ; every per-step record agrees")
+    if alignment.structural.count:
+        notes.append(
+            f"{alignment.structural.count} traced operator call(s) on one side only "
+            "(the operator sequence changed)"
+        )
+    if first is not None and first.phase != "final" and not (changed_tensors or changed_metrics):
+        notes.append("traced outputs differ but every recorded number agrees")
+    ulps = [d.ulp_max for d in tensors if d.ulp_max is not None]
+    return ScenarioComparison(
+        name=name,
+        verdict=verdict,
+        kind=kind if verdict != "identical" else None,
+        first_divergence=first if verdict != "identical" else None,
+        max_ulp=max(ulps) if ulps else None,
+        tensors=tuple(changed_tensors),
+        tensor_counts=_counts(tensors),
+        metrics=tuple(changed_metrics),
+        growth=growth,
+        trend=trend_of(growth),
+        structural=alignment.structural,
+        notes=tuple(notes),
+    )
+
+
+def _severity(diff: TensorDiff) -> tuple[int, float]:
+    bad = 0 if diff.status not in _OK_STATUSES else 1
+    ulp = float(diff.ulp_max) if diff.ulp_max is not None else math.inf
+    return bad, -ulp
+
+
+def _counts(diffs: list[TensorDiff]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in diffs:
+        counts[d.status] = counts.get(d.status, 0) + 1
+    return counts
