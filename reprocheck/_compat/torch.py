@@ -21,6 +21,158 @@ def torch_module() -> Any:
 
 
 # --- fingerprint: build info, dispatch level, determinism and precision flags -----------
+# Every reader returns None where the running torch lacks the API: a fingerprint with a
+# null field is useful, a fingerprint that crashes on an older torch is not.
+
+
+def fp_read(path: str) -> Any:
+    """Read ``torch.<path>`` (dotted), or None where this torch lacks it or it fails."""
+    import warnings
+
+    obj: Any = torch_module()
+    try:
+        # torch >= 2.9 may warn that the legacy TF32 flags are deprecated; reading them
+        # is still the only way to know what older code paths will do.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            return obj() if callable(obj) else obj
+    except Exception:  # noqa: BLE001 - any failure to read one setting is reported as null
+        return None
+
+
+def fp_cpu_capability() -> str | None:
+    """The ATen CPU dispatch level in force (``AVX512``, ``AVX2``, ``DEFAULT``...)."""
+    value = fp_read("backends.cpu.get_cpu_capability")
+    return value if isinstance(value, str) else None
+
+
+def fp_build() -> dict[str, Any]:
+    """Version, git hash, debug flag, compiled CUDA/HIP, and the build/parallel reports."""
+
+    def text(path: str) -> str | None:
+        value = fp_read(path)
+        return str(value) if isinstance(value, str) else None
+
+    debug = fp_read("version.debug")
+    return {
+        "version": text("__version__"),
+        "git_version": text("version.git_version"),
+        "debug": debug if isinstance(debug, bool) else None,
+        "cuda": text("version.cuda"),
+        "hip": text("version.hip"),
+        "config_show": text("__config__.show") or "",
+        "parallel_info": text("__config__.parallel_info") or "",
+    }
+
+
+def fp_threads() -> tuple[int | None, int | None]:
+    """(intra-op, inter-op) thread counts of ATen in this process."""
+    intra = fp_read("get_num_threads")
+    inter = fp_read("get_num_interop_threads")
+    return (
+        intra if isinstance(intra, int) else None,
+        inter if isinstance(inter, int) else None,
+    )
+
+
+# (key in the fingerprint, dotted path under torch); each may be missing on older torch.
+_FP_FLAGS = (
+    ("deterministic_algorithms", "are_deterministic_algorithms_enabled"),
+    ("warn_only", "is_deterministic_algorithms_warn_only_enabled"),
+    ("cudnn_deterministic", "backends.cudnn.deterministic"),
+    ("cudnn_benchmark", "backends.cudnn.benchmark"),
+    ("cudnn_enabled", "backends.cudnn.enabled"),
+    ("cuda_matmul_allow_tf32", "backends.cuda.matmul.allow_tf32"),
+    ("cudnn_allow_tf32", "backends.cudnn.allow_tf32"),
+    (
+        "cuda_matmul_allow_fp16_reduced_precision_reduction",
+        "backends.cuda.matmul.allow_fp16_reduced_precision_reduction",
+    ),
+    (
+        "cuda_matmul_allow_bf16_reduced_precision_reduction",
+        "backends.cuda.matmul.allow_bf16_reduced_precision_reduction",
+    ),
+    ("mkldnn_enabled", "backends.mkldnn.enabled"),
+    ("float32_matmul_precision", "get_float32_matmul_precision"),
+    ("fill_uninitialized_memory", "utils.deterministic.fill_uninitialized_memory"),
+)
+
+# torch 2.9 added the fp32_precision tree; older versions have only the allow_tf32 flags.
+_FP_FP32_PRECISION = (
+    "backends.fp32_precision",
+    "backends.cuda.matmul.fp32_precision",
+    "backends.cudnn.fp32_precision",
+    "backends.cudnn.conv.fp32_precision",
+    "backends.cudnn.rnn.fp32_precision",
+    "backends.mkldnn.fp32_precision",
+    "backends.mkldnn.matmul.fp32_precision",
+    "backends.mkldnn.conv.fp32_precision",
+    "backends.mkldnn.rnn.fp32_precision",
+)
+
+
+def fp_determinism() -> dict[str, Any]:
+    """Determinism, TF32 and matmul-precision settings; None for each one this torch lacks."""
+    flags: dict[str, Any] = {}
+    for key, path in _FP_FLAGS:
+        value = fp_read(path)
+        flags[key] = value if isinstance(value, (bool, str)) else None
+    precision: dict[str, str] = {}
+    for path in _FP_FP32_PRECISION:
+        value = fp_read(path)
+        if isinstance(value, str):
+            precision[f"torch.{path}"] = value
+    flags["fp32_precision"] = precision or None
+    return flags
+
+
+def fp_cuda_available() -> bool:
+    """Whether CUDA (or ROCm) is usable, checked cheaply first.
+
+    A CPU build answers from its build info alone; only a CUDA/ROCm build asks the driver
+    (``torch.cuda.is_available`` counts devices without creating a context).
+    """
+    torch = torch_module()
+    if getattr(torch.version, "cuda", None) is None and getattr(torch.version, "hip", None) is None:
+        return False
+    return fp_read("cuda.is_available") is True
+
+
+_FP_DEVICE_KEYS = ("name", "capability", "total_memory", "multiprocessors", "uuid")
+
+
+def fp_cuda_details() -> dict[str, Any]:
+    """cuDNN, NCCL and per-device facts. Call only when :func:`fp_cuda_available` is true."""
+    torch = torch_module()
+    cudnn = fp_read("backends.cudnn.version")
+    nccl = fp_read("cuda.nccl.version")
+    if isinstance(nccl, tuple):
+        nccl = ".".join(str(part) for part in nccl)
+    devices: list[dict[str, Any]] = []
+    count = fp_read("cuda.device_count")
+    for index in range(count if isinstance(count, int) else 0):
+        try:
+            props = torch.cuda.get_device_properties(index)
+        except Exception:  # noqa: BLE001 - one unreadable device must not hide the others
+            devices.append(dict.fromkeys(_FP_DEVICE_KEYS))
+            continue
+        major, minor = getattr(props, "major", None), getattr(props, "minor", None)
+        devices.append(
+            {
+                "name": getattr(props, "name", None),
+                "capability": f"{major}.{minor}" if major is not None else None,
+                "total_memory": getattr(props, "total_memory", None),
+                "multiprocessors": getattr(props, "multi_processor_count", None),
+                "uuid": str(props.uuid) if getattr(props, "uuid", None) is not None else None,
+            }
+        )
+    return {
+        "cudnn": str(cudnn) if isinstance(cudnn, int) else None,
+        "nccl": str(nccl) if nccl is not None else None,
+        "devices": devices,
+    }
 
 
 # --- replay: deterministic mode (set/restore), dispatch-mode tracing, autograd nodes ----

@@ -25,7 +25,8 @@ def output_option(
         "-o",
         "--output",
         "output",
-        type=click.Path(dir_okay=False, path_type=Path),
+        # No dir_okay=False: the atomic writer refuses a directory with an Error: and a Hint:.
+        type=click.Path(path_type=Path),
         default=None,
         help=help_text,
     )
