@@ -23,6 +23,7 @@ INT64_MAX = (1 << 63) - 1
 # Log2 buckets above the exact range: bucket k holds [2**(16+k), 2**(17+k)); the last
 # one is open-ended.
 _BUCKET_LOW = tuple(1 << e for e in range(16, 63))
+_PENDING_CAP = 1 << 22
 
 
 def int_dtype(itemsize: int) -> torch.dtype:
@@ -79,9 +80,12 @@ class Accumulator:
         candidate: torch.Tensor,
         kind: Literal["float", "complex", "exact"],
         tolerance: Tolerance,
+        *,
+        pending_cap: int = _PENDING_CAP,
     ) -> None:
         import torch
 
+        self.pending_cap = pending_cap
         self.b, self.c, self.kind, self.tol = baseline, candidate, kind, tolerance
         self.b_bits, self.c_bits = _bits(baseline, kind), _bits(candidate, kind)
         self.numel = baseline.numel()
@@ -89,10 +93,13 @@ class Accumulator:
         self.max_abs = self.max_rel = -1.0
         self.max_abs_at = self.max_rel_at = -1
         self.ulp_max = 0
-        device = baseline.device
-        self.ulp_small = torch.zeros(ULP_EXACT_LIMIT, dtype=torch.int64, device=device)
-        self.ulp_large = torch.zeros(len(_BUCKET_LOW), dtype=torch.int64, device=device)
-        self.bounds = torch.tensor(_BUCKET_LOW[1:], dtype=torch.int64, device=device)
+        # ULP distances of differing elements, "lowered" (values from 2**16 up replaced by
+        # their log2 bucket's lower bound). Kept as values while few, folded into a
+        # histogram past _PENDING_CAP so memory stays bounded on huge tensors.
+        self.ulp_zeros = 0
+        self.pending: list[torch.Tensor] = []
+        self.pending_n = 0
+        self.histogram: torch.Tensor | None = None
         self.wide = torch.complex128 if kind == "complex" else torch.float64
 
     def bits_equal(self) -> bool:
@@ -110,7 +117,7 @@ class Accumulator:
         if self.kind == "complex":
             differs = differs.any(dim=1)
         count = int(differs.sum())
-        self.ulp_small[0] += (stop - start) - count  # equal elements are 0 ULP apart
+        self.ulp_zeros += (stop - start) - count  # equal elements are 0 ULP apart
         if count == 0:
             return
         self.n_diff += count
@@ -155,7 +162,7 @@ class Accumulator:
         b_abs = b64.abs()
         rel_err = torch.where(abs_err == 0, torch.zeros_like(abs_err), abs_err / b_abs)
         # An infinite baseline makes inf/inf: the relative error is undefined, i.e. huge.
-        rel_err = torch.nan_to_num(rel_err, nan=math.inf)
+        rel_err = torch.nan_to_num(rel_err, nan=math.inf, posinf=math.inf)
         sentinel = torch.full_like(abs_err, -1.0)
         abs_err = torch.where(any_nan, sentinel, abs_err)
         rel_err = torch.where(any_nan, sentinel, rel_err)
@@ -181,29 +188,62 @@ class Accumulator:
         if dist.numel() == 0:
             return
         self.ulp_max = max(self.ulp_max, int(dist.max()))
-        small = dist < ULP_EXACT_LIMIT
-        self.ulp_small += torch.bincount(dist[small], minlength=ULP_EXACT_LIMIT)
-        large = dist[~small]
-        if large.numel():
-            buckets = torch.bucketize(large, self.bounds, right=True)
-            self.ulp_large += torch.bincount(buckets, minlength=len(_BUCKET_LOW))
+        large = dist >= ULP_EXACT_LIMIT
+        if bool(large.any()):
+            low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=dist.device)
+            buckets = torch.bucketize(dist[large], low[1:], right=True)
+            dist = dist.clone()
+            dist[large] = low[buckets]
+        self.pending.append(dist)
+        self.pending_n += dist.numel()
+        if self.pending_n > self.pending_cap:
+            self._fold()
 
-    def _quantile(self, q: float, total: int) -> float:
-        """numpy's default ("linear") quantile of the ULP histogram."""
+    def _fold(self) -> None:
+        """Move pending values into the histogram (slot v for v < 2**16, then buckets)."""
         import torch
 
-        counts = torch.cat([self.ulp_small, self.ulp_large]).cpu()
-        cumulative = torch.cumsum(counts, 0)
-        values = list(range(ULP_EXACT_LIMIT)) + list(_BUCKET_LOW)
+        values = torch.cat(self.pending)
+        self.pending, self.pending_n = [], 0
+        low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=values.device)
+        large = values >= ULP_EXACT_LIMIT
+        slots = values.clone()
+        slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
+        counts = torch.bincount(slots, minlength=ULP_EXACT_LIMIT + len(_BUCKET_LOW))
+        self.histogram = counts if self.histogram is None else self.histogram + counts
+
+    def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """numpy's default ("linear") quantiles of all ULP distances, zeros included."""
+        import torch
+
+        ordered = torch.zeros(0, dtype=torch.int64)
+        cumulative: torch.Tensor | None = None
+        if self.histogram is None:
+            total = self.ulp_zeros + self.pending_n
+            if self.pending:
+                ordered = torch.sort(torch.cat(self.pending)).values.cpu()
+        else:
+            if self.pending:
+                self._fold()
+            cumulative = torch.cumsum(self.histogram, 0).cpu()
+            total = self.ulp_zeros + int(cumulative[-1])
 
         def at(rank: int) -> float:
+            if rank < self.ulp_zeros:
+                return 0.0
+            rank -= self.ulp_zeros
+            if cumulative is None:
+                return float(ordered[rank])
             slot = int(torch.searchsorted(cumulative, rank, right=True))
-            return float(values[slot])
+            return float(slot if slot < ULP_EXACT_LIMIT else _BUCKET_LOW[slot - ULP_EXACT_LIMIT])
 
-        pos = q * (total - 1)
-        low = math.floor(pos)
-        lo_value, hi_value = at(low), at(min(low + 1, total - 1))
-        return lo_value + (hi_value - lo_value) * (pos - low)
+        result = []
+        for q in qs:
+            pos = q * (total - 1)
+            low = math.floor(pos)
+            lo_value, hi_value = at(low), at(min(low + 1, total - 1))
+            result.append(lo_value + (hi_value - lo_value) * (pos - low))
+        return result
 
     def equal_stats(self) -> dict[str, Any]:
         """TensorDiff fields for bitwise-equal tensors."""
@@ -232,12 +272,8 @@ class Accumulator:
             "max_abs_index": None if self.max_abs < 0 else _unravel(self.max_abs_at, shape),
             "max_rel_index": None if self.max_rel < 0 else _unravel(self.max_rel_at, shape),
         }
-        if self.kind == "float":
-            total = int(self.ulp_small.sum()) + int(self.ulp_large.sum())
-            if total:
-                stats.update(
-                    ulp_max=self.ulp_max,
-                    ulp_median=self._quantile(0.5, total),
-                    ulp_p99=self._quantile(0.99, total),
-                )
+        has_ulps = self.ulp_zeros or self.pending_n or self.histogram is not None
+        if self.kind == "float" and has_ulps:
+            median, p99 = self._quantiles((0.5, 0.99))
+            stats.update(ulp_max=self.ulp_max, ulp_median=median, ulp_p99=p99)
         return stats

@@ -221,9 +221,21 @@ def _kind(t: torch.Tensor) -> Literal["float", "complex", "exact"]:
 
 
 def compare_tensors(
-    key: str, baseline: torch.Tensor, candidate: torch.Tensor, tolerance: Tolerance
+    key: str,
+    baseline: torch.Tensor,
+    candidate: torch.Tensor,
+    tolerance: Tolerance,
+    *,
+    chunk: int = CHUNK,
 ) -> TensorDiff:
     """Compare two tensors element by element (see the module docstring for the rules).
+
+    Args:
+        key: The name reported, e.g. ``"mlp/param/fc1.weight"``.
+        baseline: The reference tensor.
+        candidate: The tensor under test (moved to the baseline's device if elsewhere).
+        tolerance: Applied to floating and complex dtypes; integers compare exactly.
+        chunk: Elements examined at a time when the tensors differ (bounds memory).
 
     Never raises on a mismatch: dtype and shape differences come back as statuses.
     """
@@ -249,13 +261,15 @@ def compare_tensors(
         # Few kernels take complex32; widening is exact.
         baseline, candidate = baseline.to(torch.complex64), candidate.to(torch.complex64)
     b = baseline.detach().reshape(-1)
-    c = candidate.detach().to(b.device).reshape(-1)
+    c = candidate.detach().reshape(-1)
+    if c.device != b.device:
+        c = c.to(b.device)
     acc = Accumulator(b, c, kind, tolerance)
     if acc.bits_equal():
         stats = acc.equal_stats()
     else:
-        for start in range(0, b.numel(), CHUNK):
-            acc.add_chunk(start, min(start + CHUNK, b.numel()))
+        for start in range(0, b.numel(), chunk):
+            acc.add_chunk(start, min(start + chunk, b.numel()))
         stats = acc.stats(shape)
     return TensorDiff(key=key, dtype=b_dtype, shape=shape, tolerance=tolerance, **stats)
 
