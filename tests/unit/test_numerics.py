@@ -175,7 +175,8 @@ def test_identical_tensors_are_equal() -> None:
     """Bitwise-identical tensors report status equal with zero statistics."""
     base = torch.randn(100)
     diff = compare_tensors("k", base, base.clone(), DEFAULT)
-    assert diff.equal and diff.within
+    assert diff.equal
+    assert diff.within
     assert (diff.n_diff, diff.max_abs, diff.ulp_max, diff.ulp_p99) == (0, 0.0, 0, 0.0)
 
 
