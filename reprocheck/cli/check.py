@@ -1,13 +1,47 @@
-"""`reprocheck check` (placeholder until its issue lands)."""
+"""`reprocheck check --baseline DIR`: replay what the baseline ran, here, and compare."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from reprocheck.errors import InputError
+from reprocheck.cli._options import output_option
+from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
+
+__all__ = ["check"]
 
 
 @click.command(name="check")
-def check() -> None:
-    """Not available yet in this version."""
-    raise InputError("'check' is not available yet in this version of reprocheck")
+@click.option(
+    "--baseline",
+    "baseline",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The baseline run directory to replay and compare against.",
+)
+@format_option()
+@output_option()
+@policy_option()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the new run in this directory (default: a temporary directory, removed).",
+)
+def check(
+    baseline: Path, fmt: str, output: Path | None, policy_file: Path | None, out: Path | None
+) -> None:
+    """Replay what the BASELINE run ran, in this environment, and compare.
+
+    The same scenarios with the same seed, steps, device and traced steps as recorded in
+    the baseline are replayed here, then compared as `reprocheck compare` does.
+
+    Exit 0 identical or within tolerance, 1 drift, 2 bad input.
+    """
+    from reprocheck.check import check_against
+
+    policy = load_cli_policy(policy_file)  # a bad policy fails before the slow replay
+    result = check_against(baseline, policy=policy, out=out)
+    report(result, fmt, output)

@@ -1,13 +1,112 @@
-"""`reprocheck compare` (placeholder until its issue lands)."""
+"""`reprocheck compare`: diff two runs (or two fingerprint files) and say what moved."""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
-from reprocheck.errors import InputError
+from reprocheck.cli._options import emit, output_option
+
+if TYPE_CHECKING:
+    from reprocheck.comparison import ComparisonResult, Policy
+
+__all__ = ["compare", "format_option", "load_cli_policy", "policy_option", "report"]
+
+FORMATS = ("text", "json", "markdown", "junit")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option() -> Callable[[F], F]:
+    """``--format text|json|markdown|junit``."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="Report format: a table for people, JSON for tools, markdown for a CI step "
+        "summary, JUnit XML for CI test reports.",
+    )
+
+
+def policy_option() -> Callable[[F], F]:
+    """``--policy FILE``: a TOML tolerance policy."""
+    return click.option(
+        "--policy",
+        "policy_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="TOML tolerance policy (default: [tool.reprocheck] in ./pyproject.toml if "
+        "present, else the 'default' preset).",
+    )
+
+
+def load_cli_policy(policy_file: Path | None) -> Policy:
+    """The policy from ``--policy``, else ``[tool.reprocheck]`` in ./pyproject.toml."""
+    from reprocheck.comparison.policy import load_policy
+
+    return load_policy(policy_file, project_dir=Path.cwd())
+
+
+def _use_colour(output: Path | None) -> bool:
+    # Colour only for a person at a terminal: never in files, pipes or with NO_COLOR set.
+    return output is None and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _append_step_summary(result: ComparisonResult) -> None:
+    """Append the markdown report to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from reprocheck._log import log
+    from reprocheck.comparison import render
+
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(render(result, "markdown") + "\n")
+    except OSError as exc:
+        log(f"cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror or exc}", kind="warning")
+
+
+def report(result: ComparisonResult, fmt: str, output: Path | None) -> None:
+    """Render ``result``, print or write it, append the CI step summary, set the exit code."""
+    from reprocheck.comparison import render
+
+    emit(render(result, fmt, color=_use_colour(output)), output)
+    _append_step_summary(result)
+    if output is not None and fmt != "text":
+        # The report went to a file: still tell the person at the console what it says.
+        click.echo(result.summary, err=True)
+    click.get_current_context().exit(result.exit_code)
 
 
 @click.command(name="compare")
-def compare() -> None:
-    """Not available yet in this version."""
-    raise InputError("'compare' is not available yet in this version of reprocheck")
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("candidate", type=click.Path(path_type=Path))
+@format_option()
+@output_option()
+@policy_option()
+def compare(
+    baseline: Path, candidate: Path, fmt: str, output: Path | None, policy_file: Path | None
+) -> None:
+    """Compare the CANDIDATE run with the BASELINE run and say what changed.
+
+    BASELINE and CANDIDATE are run directories (`reprocheck run --out DIR`), or two
+    fingerprint files (`reprocheck fingerprint -o FILE`) for an environment diff only.
+    For each scenario: identical (bitwise), within tolerance, or drift; the kind of
+    difference (rounding, random-stream, computation); the first step, phase, operator and
+    module where the runs part; and the environment changes ranked by how likely each is
+    to move numbers. With $GITHUB_STEP_SUMMARY set, the markdown report is appended to it.
+
+    Exit 0 identical or within tolerance, 1 drift, 2 bad input.
+    """
+    from reprocheck.comparison import compare as compare_runs
+
+    policy = load_cli_policy(policy_file)
+    result = compare_runs(baseline, candidate, policy=policy)
+    report(result, fmt, output)

@@ -1,0 +1,99 @@
+"""Replay what a baseline run ran, in this environment, and compare (``reprocheck check``).
+
+Only this module replays scenarios named inside an artifact: ``compare`` never imports
+them. The baseline's records say which scenarios ran and with which seed, steps, device
+and traced steps; each is replayed here with exactly those settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reprocheck._log import log
+
+if TYPE_CHECKING:
+    from reprocheck.comparison.policy import Policy
+    from reprocheck.comparison.result import ComparisonResult
+    from reprocheck.record import ScenarioConfig
+
+__all__ = ["check_against", "replay_like"]
+
+
+def _settings(config: ScenarioConfig) -> tuple[int, int, str, int]:
+    return config.steps, config.seed, config.device, config.trace_steps
+
+
+def replay_like(baseline: Path, out: Path) -> Path:
+    """Replay every scenario of the ``baseline`` run here, with its settings, into ``out``.
+
+    Scenarios that share settings are replayed by one ``run_scenarios`` call; when they
+    differ (``reprocheck run`` without ``--steps`` uses each scenario's default), each
+    group is replayed on its own and the groups are joined into one run, in the
+    baseline's order.
+
+    Raises:
+        ArtifactError: the baseline cannot be read.
+        ScenarioError: a scenario cannot be found or run here.
+        InputError: ``out`` exists and is not empty.
+    """
+    from reprocheck import store
+    from reprocheck.replay import run_scenarios
+
+    run = store.load_run(Path(baseline))
+    groups: dict[tuple[int, int, str, int], list[str]] = {}
+    for name, record in run.records.items():
+        groups.setdefault(_settings(record.config), []).append(name)
+    out = Path(out)
+    if len(groups) == 1:
+        ((steps, seed, device, trace_steps), names), *_ = groups.items()
+        log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
+        return run_scenarios(
+            names, out, steps=steps, seed=seed, device=device, trace_steps=trace_steps
+        )
+    with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
+        parts: dict[str, store.Run] = {}
+        for i, ((steps, seed, device, trace_steps), names) in enumerate(groups.items()):
+            log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
+            part = run_scenarios(
+                names,
+                Path(tmp) / f"part{i}",
+                steps=steps,
+                seed=seed,
+                device=device,
+                trace_steps=trace_steps,
+            )
+            loaded = store.load_run(part)
+            parts.update(dict.fromkeys(names, loaded))
+        first = parts[next(iter(run.records))]
+        with store.RunWriter(out, fingerprint=first.fingerprint) as writer:
+            for name in run.records:
+                part_run = parts[name]
+                with part_run.open_tensors(name) as reader:
+                    tensors = {key: reader.get(key) for key in part_run.records[name].tensors}
+                writer.add(part_run.records[name], tensors)
+    return out
+
+
+def check_against(
+    baseline: Path, *, policy: Policy | None = None, out: Path | None = None
+) -> ComparisonResult:
+    """Replay the baseline's scenarios here and compare the new run with the baseline.
+
+    Args:
+        baseline: the baseline run directory.
+        policy: the tolerance policy (default preset when None).
+        out: keep the new run there; by default it goes to a temporary directory that is
+            removed afterwards (the result then names the candidate ``"(replayed here)"``).
+    """
+    from reprocheck.comparison import compare
+
+    if out is not None:
+        replay_like(baseline, out)
+        return compare(baseline, out, policy=policy)
+    with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
+        candidate = replay_like(baseline, Path(tmp) / "run")
+        result = compare(baseline, candidate, policy=policy)
+    return dataclasses.replace(result, candidate="(replayed here)")

@@ -1,0 +1,168 @@
+"""First divergence: trace alignment across changed op sequences, records, and kinds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from compare_support import pair, scenario
+
+from reprocheck.comparison import compare
+from reprocheck.comparison.localize import align_traces, record_divergence
+from reprocheck.record import ScenarioRecord, TraceEntry
+
+
+def _trace(*ops: tuple[str, str, str, str]) -> list[TraceEntry]:
+    """Entries (phase, module, op, digest) at step 0, in order."""
+    return [
+        TraceEntry(
+            step=0, index=i, phase=p, op=op, module=m, shapes=((2,),), dtypes=("float32",), digest=d
+        )
+        for i, (p, m, op, d) in enumerate(ops)
+    ]
+
+
+def test_equal_traces_have_no_divergence() -> None:
+    """Two equal traces align fully with nothing structural."""
+    t = _trace(
+        ("forward", "m.fc", "aten.addmm.default", "a"),
+        ("forward", "m.act", "aten.relu.default", "b"),
+    )
+    alignment = align_traces(t, list(t))
+    assert alignment.first is None
+    assert alignment.structural.count == 0
+    assert alignment.aligned == 2
+
+
+def test_first_differing_aligned_op_is_named() -> None:
+    """The first aligned call (baseline order) whose digest differs is the divergence."""
+    b = _trace(
+        ("forward", "m.fc", "aten.addmm.default", "a"),
+        ("forward", "m.act", "aten.relu.default", "b"),
+        ("forward", "m.out", "aten.mm.default", "c"),
+    )
+    c = _trace(
+        ("forward", "m.fc", "aten.addmm.default", "a"),
+        ("forward", "m.act", "aten.relu.default", "X"),
+        ("forward", "m.out", "aten.mm.default", "Y"),
+    )
+    first = align_traces(b, c).first
+    assert first is not None
+    assert (first.baseline.op, first.baseline.module) == ("aten.relu.default", "m.act")
+
+
+def test_op_on_one_side_only_is_structural_and_skipped() -> None:
+    """A decomposition change: extra and renamed ops are structural; alignment continues."""
+    b = _trace(
+        ("forward", "m.fc", "aten.addmm.default", "a"),
+        ("forward", "m.fc", "aten.relu.default", "b"),
+        ("forward", "m.out", "aten.sum.default", "c"),
+    )
+    c = _trace(
+        ("forward", "m.fc", "aten.mm.default", "a1"),
+        ("forward", "m.fc", "aten.add.Tensor", "a2"),
+        ("forward", "m.fc", "aten.relu.default", "b"),
+        ("forward", "m.out", "aten.sum.default", "Z"),
+    )
+    alignment = align_traces(b, c)
+    assert alignment.structural.baseline_only == 1
+    assert alignment.structural.candidate_only == 2
+    assert alignment.structural.examples[0] == "-aten.addmm.default @ step 0 forward m.fc"
+    assert alignment.first is not None
+    assert alignment.first.baseline.op == "aten.sum.default"
+
+
+def test_steps_traced_on_one_side_only_are_ignored() -> None:
+    """A baseline that traced more steps is compared only over the common steps."""
+    b = [
+        *_trace(("forward", "m", "aten.relu.default", "a")),
+        *[
+            TraceEntry(
+                step=1,
+                index=0,
+                phase="forward",
+                op="aten.relu.default",
+                module="m",
+                shapes=(),
+                dtypes=(),
+                digest="q",
+            )
+        ],
+    ]
+    c = _trace(("forward", "m", "aten.relu.default", "a"))
+    alignment = align_traces(b, c)
+    assert alignment.structural.count == 0
+    assert alignment.first is None
+
+
+def _records(edit: Any) -> tuple[ScenarioRecord, ScenarioRecord]:
+    data, _ = scenario()
+    other, _ = scenario()
+    edit(other)
+    return ScenarioRecord.from_dict(data), ScenarioRecord.from_dict(other)
+
+
+def test_init_digest_change_is_step_0_init() -> None:
+    """A differing init digest places the divergence at step 0, init, on that parameter."""
+    b, c = _records(lambda d: d["init_digests"].__setitem__("fc.bias", "x"))
+    found = record_divergence(b, c)
+    assert found is not None
+    assert (found.step, found.phase, found.parameter) == (0, "init", "fc.bias")
+
+
+def test_gradient_digest_change_is_backward() -> None:
+    """A differing gradient digest (loss equal) is a backward divergence on that parameter."""
+    b, c = _records(lambda d: d["steps"][1]["grad_digests"].__setitem__("fc.weight", "x"))
+    found = record_divergence(b, c)
+    assert found is not None
+    assert (found.step, found.phase, found.location) == (1, "backward", "fc.weight")
+
+
+def _edit_entry(index: int, factor: float) -> Any:
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        entry = records["mlp"]["trace"][index]
+        entry["digest"] = "changed"
+        entry["sample"] = [v * factor for v in entry["sample"]]
+        records["mlp"]["steps"][0]["loss"] = 0.75
+
+    return edit
+
+
+def test_dropout_differing_far_beyond_rounding_is_random_stream(tmp_path: Path) -> None:
+    """A random op (native_dropout) first to differ by a lot: random-stream, with module."""
+    base, cand = pair(tmp_path, _edit_entry(3, -1.0))
+    fd = compare(base, cand).scenario("mlp").first_divergence
+    assert fd is not None
+    assert fd.operator == "aten.native_dropout.default"
+    assert (fd.step, fd.phase, fd.location, fd.kind) == (0, "forward", "mlp.drop", "random-stream")
+
+
+def test_deterministic_op_differing_far_beyond_rounding_is_computation(tmp_path: Path) -> None:
+    """A deterministic op (addmm) first to differ by 10%: computation."""
+    base, cand = pair(tmp_path, _edit_entry(1, 1.1))
+    fd = compare(base, cand).scenario("mlp").first_divergence
+    assert fd is not None
+    assert (fd.operator, fd.location, fd.kind) == ("aten.addmm.default", "mlp.fc", "computation")
+
+
+def test_deterministic_op_differing_by_rounding_is_rounding(tmp_path: Path) -> None:
+    """A deterministic op first to differ by about one float32 ULP: rounding."""
+    base, cand = pair(tmp_path, _edit_entry(1, 1.0 + 2.0**-23))
+    fd = compare(base, cand).scenario("mlp").first_divergence
+    assert fd is not None
+    assert fd.kind == "rounding"
+
+
+def test_init_op_difference_is_step_0_init(tmp_path: Path) -> None:
+    """A traced initialiser (normal_) that differs is located at step 0, phase init."""
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        _edit_entry(0, 3.0)(records, tensors)
+        records["mlp"]["init_digests"]["fc.weight"] = "other"
+
+    base, cand = pair(tmp_path, edit)
+    fd = compare(base, cand).scenario("mlp").first_divergence
+    assert fd is not None
+    assert (fd.step, fd.phase, fd.parameter, fd.kind) == (0, "init", "fc.weight", "random-stream")

@@ -1,0 +1,75 @@
+"""Environment diff: deepdiff reduced to dotted paths, ranked by how likely they move numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from compare_support import fingerprint
+
+from reprocheck.comparison.envdiff import diff_fingerprints, rank_of, suspect_phrase
+
+
+def test_equal_fingerprints_have_no_changes() -> None:
+    """Capture time, digest and interpreter path are not changes."""
+    a = fingerprint()
+    b = fingerprint(captured_at="x", digest="y", python__executable="/other/python")
+    b["torch"]["config_raw"] = "other raw text"
+    assert diff_fingerprints(a, b) == []
+
+
+def test_changes_are_ranked_torch_first_then_numerics_then_rest() -> None:
+    """torch before BLAS, threads, numpy, then other packages, regardless of input order."""
+    a = fingerprint()
+    b = fingerprint(
+        packages__click="8.2.0",
+        packages__numpy="2.2.0",
+        threads__intra_op=1,
+        torch__config={"blas": "openblas"},
+        torch__version="2.1.2",
+    )
+    paths = [c.path for c in diff_fingerprints(a, b)]
+    assert paths == [
+        "torch.version",
+        "torch.config.blas",
+        "threads.intra_op",
+        "packages.numpy",
+        "packages.click",
+    ]
+
+
+def test_added_and_removed_fields_have_none_on_the_missing_side() -> None:
+    """A package installed only in the candidate reads baseline None, and vice versa."""
+    a = fingerprint()
+    b = fingerprint(packages__scipy="1.14.0")
+    del b["packages"]["click"]
+    changes = {c.path: (c.baseline, c.candidate) for c in diff_fingerprints(a, b)}
+    assert changes == {"packages.scipy": (None, "1.14.0"), "packages.click": ("8.1.7", None)}
+
+
+def test_cpu_flags_report_what_each_side_only_has() -> None:
+    """cpu.flags: the flags only the baseline has, and only the candidate has."""
+    a = fingerprint()
+    b = fingerprint(cpu__flags=["fma", "avx512f"])
+    (change,) = diff_fingerprints(a, b)
+    assert (change.path, change.baseline, change.candidate) == ("cpu.flags", ["avx2"], ["avx512f"])
+
+
+def test_reordered_cpu_flags_are_no_change() -> None:
+    """The same flags in another order are the same CPU."""
+    assert diff_fingerprints(fingerprint(), fingerprint(cpu__flags=["fma", "avx2"])) == []
+
+
+def test_thread_environment_variables_rank_with_threads() -> None:
+    """OMP_NUM_THREADS ranks as a thread setting, above package versions."""
+    assert rank_of("env.OMP_NUM_THREADS")[1] == "threads"
+    assert rank_of("env.OMP_NUM_THREADS")[0] < rank_of("packages.numpy")[0]
+
+
+def test_suspect_phrase_names_torch_change() -> None:
+    """The verdict line names the torch version change once, with an arrow."""
+    changes = diff_fingerprints(
+        fingerprint(), fingerprint(torch__version="2.1.2", packages__torch="2.1.2")
+    )
+    assert suspect_phrase(changes) == "torch 2.13.0 → 2.1.2"
