@@ -1,0 +1,52 @@
+"""`reprocheck check --baseline DIR`: replay what the baseline ran, here, and compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reprocheck.cli import cli
+from reprocheck.replay import run_scenarios
+from reprocheck.store import load_run
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real one-step mlp run made in this environment, with a non-default seed."""
+    return run_scenarios(["mlp"], tmp_path_factory.mktemp("check") / "base", steps=1, seed=3)
+
+
+def test_check_in_the_same_environment_is_identical(baseline: Path) -> None:
+    """Replaying the baseline here gives identical numbers: exit 0."""
+    result = CliRunner().invoke(cli, ["check", "--baseline", str(baseline), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "identical"
+    assert [s["name"] for s in data["scenarios"]] == ["mlp"]
+
+
+def test_check_keeps_the_new_run_with_out(baseline: Path, tmp_path: Path) -> None:
+    """--out keeps the replay, made with the baseline's seed and steps."""
+    out = tmp_path / "new"
+    result = CliRunner().invoke(cli, ["check", "--baseline", str(baseline), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    config = load_run(out).records["mlp"].config
+    assert (config.seed, config.steps) == (3, 1)
+
+
+def test_check_with_missing_baseline_exits_2(tmp_path: Path) -> None:
+    """A baseline directory that does not exist: exit 2, one Error line, no traceback."""
+    result = CliRunner().invoke(cli, ["check", "--baseline", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_check_requires_baseline() -> None:
+    """--baseline is required (a usage error)."""
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 2
+    assert "--baseline" in result.stderr
