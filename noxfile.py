@@ -1,8 +1,24 @@
-"""Sessions for developing reprocheck (tests, lint) and for its pinned environments."""
+"""Sessions for developing reprocheck (tests, lint) and for its pinned environments.
+
+``nox -s replay compare`` (or ``python -m reprocheck.nox``, which also exits 3 when an
+environment cannot be built) builds one environment per lockfile in ``lockfiles/``,
+replays the scenarios in each and prints the matrix against ``torch-2.13.0``. The host
+needs only nox (and uv): reprocheck is imported from this checkout, never installed here,
+because installing it would pull the newest multi-GB torch into the host.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
+
+# reprocheck.nox and reprocheck.pipconfig import neither torch nor any other dependency.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reprocheck.nox
+from reprocheck.pipconfig import pip_install_options
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests", "lint"]
@@ -10,26 +26,21 @@ nox.options.sessions = ["tests", "lint"]
 # torch is pinned for the test environment: an unpinned torch would pull the newest CUDA build.
 TEST_TORCH = "torch==2.13.0"
 
+reprocheck.nox.matrix(lockfiles="lockfiles", runs="runs", baseline="torch-2.13.0")
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, CLI and integration) against the installed package."""
-    session.install(TEST_TORCH, *_find_links())
-    session.install("-e", ".[test]", *_find_links())
+    session.install(TEST_TORCH, *pip_install_options())
+    session.install("-e", ".[test]", *pip_install_options())
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy (strict) over the package."""
-    session.install(TEST_TORCH, *_find_links())
-    session.install("-e", ".[lint]", *_find_links())
+    session.install(TEST_TORCH, *pip_install_options())
+    session.install("-e", ".[lint]", *pip_install_options())
     session.run("ruff", "check", ".")
     session.run("mypy")
-
-
-def _find_links() -> list[str]:
-    """pip's configured find-links, passed on explicitly because uv does not read pip.conf."""
-    from reprocheck.pipconfig import pip_install_options
-
-    return pip_install_options()

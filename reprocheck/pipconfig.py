@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
-__all__ = ["pip_config_value", "pip_install_options"]
+__all__ = ["pip_config_value", "pip_install_options", "uv_install_options"]
 
 
 def pip_config_value(key: str) -> str | None:
@@ -20,18 +21,26 @@ def pip_config_value(key: str) -> str | None:
     env_name = "PIP_" + key.upper().replace("-", "_")
     if os.environ.get(env_name):
         return os.environ[env_name]
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "get", f"global.{key}"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    value = out.stdout.strip()
-    return value if out.returncode == 0 and value else None
+    # nox may run from an environment without pip (``uv tool install nox``): then ask the
+    # pip on PATH, which reads the same configuration files.
+    candidates = [[sys.executable, "-m", "pip"]]
+    candidates += [[found] for name in ("pip3", "pip") if (found := shutil.which(name))]
+    for pip in candidates:
+        try:
+            out = subprocess.run(
+                [*pip, "config", "get", f"global.{key}"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if "No module named pip" in out.stderr:
+            continue
+        value = out.stdout.strip()
+        return value if out.returncode == 0 and value else None
+    return None
 
 
 def pip_install_options() -> list[str]:
@@ -44,4 +53,17 @@ def pip_install_options() -> list[str]:
         options += ["--index-url", index]
     for extra in shlex.split(pip_config_value("extra-index-url") or ""):
         options += ["--extra-index-url", extra]
+    return options
+
+
+def uv_install_options() -> list[str]:
+    """:func:`pip_install_options` plus what makes uv choose packages the way pip does.
+
+    uv takes a package from the first index that has it; pip looks at every index and
+    takes the best match. With extra indexes configured (a local mirror holding only some
+    versions), only pip's rule finds a version the mirror lacks, so ask uv for it.
+    """
+    options = pip_install_options()
+    if "--extra-index-url" in options:
+        options += ["--index-strategy", "unsafe-best-match"]
     return options
