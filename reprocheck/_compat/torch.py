@@ -177,6 +177,123 @@ def fp_cuda_details() -> dict[str, Any]:
 
 # --- replay: deterministic mode (set/restore), dispatch-mode tracing, autograd nodes ----
 
+# torch 2.9 added the fp32_precision tree; older versions only have the allow_tf32 flags.
+_FP32_PRECISION_PATHS = (
+    ("backends",),
+    ("backends", "cuda", "matmul"),
+    ("backends", "cudnn"),
+    ("backends", "cudnn", "conv"),
+    ("backends", "cudnn", "rnn"),
+    ("backends", "mkldnn"),
+    ("backends", "mkldnn", "matmul"),
+    ("backends", "mkldnn", "conv"),
+    ("backends", "mkldnn", "rnn"),
+)
+
+
+def _fp32_precision_holders(torch: Any) -> list[Any]:
+    holders = []
+    for path in _FP32_PRECISION_PATHS:
+        obj: Any = torch
+        for part in path:
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        if obj is not None and isinstance(getattr(obj, "fp32_precision", None), str):
+            holders.append(obj)
+    return holders
+
+
+def numeric_mode_state() -> dict[str, Any]:
+    """Snapshot every determinism and TF32 setting the replay engine changes."""
+    torch = torch_module()
+    return {
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_precision": torch.get_float32_matmul_precision(),
+        "fp32_precision": [h.fp32_precision for h in _fp32_precision_holders(torch)],
+    }
+
+
+def restore_numeric_mode(state: dict[str, Any]) -> None:
+    """Put back what :func:`numeric_mode_state` captured."""
+    torch = torch_module()
+    torch.use_deterministic_algorithms(state["deterministic"], warn_only=state["warn_only"])
+    torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
+    torch.backends.cuda.matmul.allow_tf32 = state["matmul_allow_tf32"]
+    torch.backends.cudnn.allow_tf32 = state["cudnn_allow_tf32"]
+    torch.set_float32_matmul_precision(state["matmul_precision"])
+    # The legacy flags above rewrite parts of the fp32_precision tree: restore it last.
+    for holder, value in zip(_fp32_precision_holders(torch), state["fp32_precision"], strict=True):
+        holder.fp32_precision = value
+
+
+def set_deterministic_mode() -> None:
+    """Deterministic kernels, no cuDNN autotuning, no TF32 anywhere."""
+    torch = torch_module()
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def needs_cublas_workspace_config() -> bool:
+    """Whether deterministic cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` on this torch.
+
+    torch 2.10 dropped the requirement (pytorch/pytorch#161749: workspaces are allocated
+    per handle and stream); older versions raise without it under deterministic mode.
+    """
+    return torch_version_tuple() < (2, 10)
+
+
+def torch_version_tuple() -> tuple[int, int]:
+    """``(major, minor)`` of the installed torch."""
+    version = str(torch_module().__version__).split("+")[0].split(".")
+    return int(version[0]), int(version[1])
+
+
+# ATen reduces fewer than 32768 elements (at::internal::GRAIN_SIZE) serially.
+_SERIAL_NUMEL = 32767
+_ROW = 16384
+
+
+def norms_float64(tensors: list[Any]) -> list[float]:
+    """The 2-norm of each tensor, accumulated in float64, independent of the thread count.
+
+    A full reduction over more than ``_SERIAL_NUMEL`` elements is split across threads,
+    which changes the summation order: a bitwise-equal tensor would get a different norm
+    under another thread count. Large tensors are therefore reduced row by row (rows are
+    shared out whole between threads, each summed in one fixed order), then the rows.
+    """
+    torch = torch_module()
+    if not tensors:
+        return []
+    small = [i for i, t in enumerate(tensors) if t.numel() <= _SERIAL_NUMEL]
+    result: list[Any] = [None] * len(tensors)
+    if small:
+        try:  # one fused call where _foreach_norm takes a dtype (torch >= 2.4)
+            found = torch._foreach_norm([tensors[i] for i in small], 2, dtype=torch.float64)
+        except (TypeError, RuntimeError):
+            found = [torch.linalg.vector_norm(tensors[i], dtype=torch.float64) for i in small]
+        for i, value in zip(small, found, strict=True):
+            result[i] = value
+    for i, t in enumerate(tensors):
+        if result[i] is None:
+            flat = t.reshape(-1)
+            rows = flat.numel() // _ROW
+            body = flat[: rows * _ROW].view(rows, _ROW)
+            parts = torch.linalg.vector_norm(body, dim=1, dtype=torch.float64)
+            tail = torch.linalg.vector_norm(flat[rows * _ROW :], dtype=torch.float64)
+            result[i] = torch.linalg.vector_norm(torch.cat([parts, tail.reshape(1)]))
+    return [float(v) for v in torch.stack(result).tolist()]
+
 
 # --- trace: TorchDispatchMode, current autograd node, module hooks -----------------------
 
@@ -214,6 +331,14 @@ def node_metadata(node: Any) -> dict[str, Any] | None:
     except (AttributeError, RuntimeError):  # pragma: no cover - old torch or a dead node
         return None
     return metadata if isinstance(metadata, dict) else None
+
+
+def op_is_view(func: Any) -> bool:
+    """Whether an operator only makes views of its input (``Tensor(a) -> Tensor(a)``)."""
+    schema = getattr(func, "_schema", None)
+    if schema is None or not schema.returns:  # pragma: no cover - every OpOverload has one
+        return False
+    return all(r.alias_info is not None and not r.alias_info.is_write for r in schema.returns)
 
 
 def op_mutated_args(func: Any) -> tuple[tuple[int, str, bool], ...]:
