@@ -51,6 +51,32 @@ def _source_url(dist: importlib.metadata.Distribution) -> str | None:
     return strip_credentials(url) or None
 
 
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    # Name and Version are in the header block at the top of METADATA. Reading just those
+    # lines is ~10x faster than dist.metadata, which runs the e-mail parser over the whole
+    # file (torch's long description included) for every attribute asked.
+    try:
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    except OSError:
+        text = None
+    name = version = None
+    for line in (text or "").splitlines():
+        if not line.strip():
+            break  # end of the header block
+        key, sep, value = line.partition(":")
+        if sep and key == "Name" and name is None:
+            name = value.strip()
+        elif sep and key == "Version" and version is None:
+            version = value.strip()
+        if name and version:
+            return name, version
+    try:  # unusual layouts: let importlib.metadata decide
+        meta = dist.metadata
+        return meta["Name"], meta["Version"]
+    except (OSError, KeyError, ValueError):
+        return None, None
+
+
 def capture_packages() -> tuple[dict[str, str], dict[str, str]]:
     """Every installed distribution on ``sys.path``.
 
@@ -61,8 +87,7 @@ def capture_packages() -> tuple[dict[str, str], dict[str, str]]:
     versions: dict[str, str] = {}
     sources: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        raw_name = dist.metadata["Name"] if dist.metadata else None
-        version = dist.version
+        raw_name, version = _name_and_version(dist)
         if not raw_name or not version:
             continue  # broken metadata: nothing reliable to report
         name = normalize_name(raw_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,12 @@ def test_directory_as_lockfile_is_an_input_error(tmp_path: Path) -> None:
     """A directory is not a lockfile."""
     with pytest.raises(InputError, match="not a file"):
         capture_lockfile(tmp_path, {})
+
+
+def test_fast_metadata_reader_agrees_with_importlib_metadata() -> None:
+    """Reading only the METADATA header gives the same names and versions as the full parser."""
+    expected: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        expected.setdefault(normalize_name(dist.metadata["Name"]), dist.version)
+    versions, _ = capture_packages()
+    assert versions == dict(sorted(expected.items()))
