@@ -8,6 +8,7 @@ from reprocheck.comparison.render_text import (
     env_value,
     metric_line,
     tensor_line,
+    ulp_text,
 )
 from reprocheck.comparison.result import ComparisonResult
 
@@ -38,7 +39,7 @@ def render_markdown(result: ComparisonResult) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for s in result.scenarios:
-            ulp = "-" if s.max_ulp is None else str(s.max_ulp)
+            ulp = ulp_text(s.max_ulp)
             lines.append(
                 f"| {_cell(s.name)} | {_ICONS[s.verdict]} {s.verdict} | {s.kind or '-'} "
                 f"| {_cell(divergence_cell(s))} | {ulp} |"

@@ -22,6 +22,7 @@ __all__ = [
     "metric_line",
     "render_text",
     "tensor_line",
+    "ulp_text",
 ]
 
 #: How many environment changes the text and markdown reports list (JSON lists all).
@@ -52,6 +53,13 @@ def divergence_cell(s: ScenarioComparison) -> str:
     return text
 
 
+def ulp_text(value: int | None) -> str:
+    """A ULP count for a table cell: exact up to a million, then ``1.66e+09``."""
+    if value is None:
+        return "-"
+    return str(value) if value < 1_000_000 else f"{value:.3g}"
+
+
 def _num(value: float | None) -> str:
     if value is None:
         return "-"
@@ -78,7 +86,7 @@ def tensor_line(s: ScenarioComparison) -> str | None:
         index = list(worst.max_abs_index) if worst.max_abs_index is not None else "-"
         text += f", max abs {_num(worst.max_abs)} at {index}, max rel {_num(worst.max_rel)}"
         if worst.ulp_max is not None:
-            text += f", ULP max {worst.ulp_max} median {_num(worst.ulp_median)}"
+            text += f", ULP max {ulp_text(worst.ulp_max)} median {_num(worst.ulp_median)}"
     elif worst.status in ("shape_mismatch", "dtype_mismatch"):
         b_shape, c_shape = list(worst.shape or ()), list(worst.candidate_shape or ())
         text += f" ({worst.dtype}{b_shape} vs {worst.candidate_dtype}{c_shape})"
@@ -141,7 +149,7 @@ def render_text(result: ComparisonResult, *, color: bool = False) -> str:
     if result.scenarios:
         rows = [["scenario", "verdict", "kind", "first divergence", "max ULP"]]
         for s in result.scenarios:
-            ulp = "-" if s.max_ulp is None else str(s.max_ulp)
+            ulp = ulp_text(s.max_ulp)
             rows.append([s.name, s.verdict, s.kind or "-", divergence_cell(s), ulp])
         lines += _table(rows, lambda i, cell: cell if i != 1 else paint(cell, cell.strip()))
         details = []

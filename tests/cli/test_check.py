@@ -50,3 +50,21 @@ def test_check_requires_baseline() -> None:
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 2
     assert "--baseline" in result.stderr
+
+
+def test_check_replays_each_scenario_with_its_own_settings(tmp_path: Path) -> None:
+    """A baseline whose scenarios used different seeds is replayed per scenario, in order."""
+    from reprocheck.environment import fingerprint
+    from reprocheck.replay import replay_scenario
+    from reprocheck.store import RunWriter
+
+    base = tmp_path / "base"
+    with RunWriter(base, fingerprint=fingerprint().to_dict()) as writer:
+        for name, seed in (("mlp", 5), ("rnn", 0)):
+            writer.add(*replay_scenario(name, steps=1, seed=seed))
+    out = tmp_path / "new"
+    result = CliRunner().invoke(cli, ["check", "--baseline", str(base), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    run = load_run(out)
+    assert run.scenario_names == ["mlp", "rnn"]
+    assert [r.config.seed for r in run.records.values()] == [5, 0]
