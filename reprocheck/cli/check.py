@@ -17,6 +17,7 @@ __all__ = ["check"]
     "--baseline",
     "baseline",
     type=click.Path(path_type=Path),
+    metavar="DIR",
     required=True,
     help="The baseline run directory to replay and compare against.",
 )
@@ -27,13 +28,14 @@ __all__ = ["check"]
     "--out",
     "out",
     type=click.Path(path_type=Path),
+    metavar="DIR",
     default=None,
     help="Keep the new run in this directory (default: a temporary directory, removed).",
 )
 def check(
     baseline: Path, fmt: str, output: Path | None, policy_file: Path | None, out: Path | None
 ) -> None:
-    """Replay what the BASELINE run ran, in this environment, and compare.
+    """Replay what the --baseline run ran, in this environment, and compare.
 
     The same scenarios with the same seed, steps, device and traced steps as recorded in
     the baseline are replayed here, then compared as `reprocheck compare` does.

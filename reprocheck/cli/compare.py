@@ -40,6 +40,7 @@ def policy_option() -> Callable[[F], F]:
         "--policy",
         "policy_file",
         type=click.Path(path_type=Path),
+        metavar="FILE",
         default=None,
         help="TOML tolerance policy (default: [tool.reprocheck] in ./pyproject.toml if "
         "present, else the 'default' preset).",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from compare_support import make_run, write_run
 
 from reprocheck.cli import cli
 from reprocheck.replay import run_scenarios
@@ -68,3 +72,15 @@ def test_check_replays_each_scenario_with_its_own_settings(tmp_path: Path) -> No
     run = load_run(out)
     assert run.scenario_names == ["mlp", "rnn"]
     assert [r.config.seed for r in run.records.values()] == [5, 0]
+
+
+def test_check_with_scenario_unknown_here_exits_2(tmp_path: Path) -> None:
+    """A baseline scenario that cannot be imported here: exit 2 naming it, nothing written."""
+    records, tensors = make_run("no_such_module_c2:build")
+    base = write_run(tmp_path / "base", records, tensors)
+    out = tmp_path / "new"
+    result = CliRunner().invoke(cli, ["check", "--baseline", str(base), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no_such_module_c2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
