@@ -4,8 +4,9 @@ Two sources, finest first:
 
 * The op trace of the first steps. Across torch versions the operator sequence itself
   changes (other decompositions, fused kernels, renamed ops), so traces are not compared
-  index by index. Calls are grouped by ``(step, phase, module)``; within a group the op
-  names are aligned with :class:`difflib.SequenceMatcher`; calls present on one side only
+  index by index. Calls are grouped by ``(step, phase, module)``; within a group, calls
+  with equal op and digest anchor the alignment, the rest are aligned by op name with
+  :class:`difflib.SequenceMatcher`; calls present on one side only
   are structural differences; the first *aligned* call (in the baseline's order) whose
   output digest differs is the first differing operator.
 * The per-step records: init digests (step 0, ``init``), then per step the batch and loss
@@ -100,6 +101,36 @@ def _example(sign: str, entry: TraceEntry) -> str:
     return f"{sign}{entry.op} @ step {entry.step} {entry.phase} {entry.module}"
 
 
+Calls = list[tuple[int, TraceEntry]]
+
+
+def _align_group(b_calls: Calls, c_calls: Calls) -> list[tuple[Calls, Calls, bool]]:
+    """Split one group into runs of aligned calls (``True``) and one-sided calls (``False``).
+
+    Calls with the same operator *and* output digest anchor the alignment first, so an
+    inserted call of a repeated operator cannot shift its neighbours onto each other; the
+    stretches between anchors are then aligned by operator name alone.
+    """
+    out: list[tuple[Calls, Calls, bool]] = []
+    exact = difflib.SequenceMatcher(
+        None,
+        [(e.op, e.digest) for _, e in b_calls],
+        [(e.op, e.digest) for _, e in c_calls],
+        autojunk=False,
+    )
+    for tag, i1, i2, j1, j2 in exact.get_opcodes():
+        if tag == "equal":
+            out.append((b_calls[i1:i2], c_calls[j1:j2], True))
+            continue
+        b_part, c_part = b_calls[i1:i2], c_calls[j1:j2]
+        by_name = difflib.SequenceMatcher(
+            None, [e.op for _, e in b_part], [e.op for _, e in c_part], autojunk=False
+        )
+        for tag2, k1, k2, l1, l2 in by_name.get_opcodes():
+            out.append((b_part[k1:k2], c_part[l1:l2], tag2 == "equal"))
+    return out
+
+
 def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]) -> TraceAlignment:
     """Align two op traces and find the first aligned call whose output differs.
 
@@ -113,17 +144,12 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     first: tuple[int, OpDivergence] | None = None
     aligned = 0
     for key in list(b_groups) + [k for k in c_groups if k not in b_groups]:
-        b_calls = b_groups.get(key, [])
-        c_calls = c_groups.get(key, [])
-        matcher = difflib.SequenceMatcher(
-            None, [e.op for _, e in b_calls], [e.op for _, e in c_calls], autojunk=False
-        )
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag != "equal":
-                b_only.extend(b_calls[i1:i2])
-                c_only.extend(c_calls[j1:j2])
+        for b_calls, c_calls, same in _align_group(b_groups.get(key, []), c_groups.get(key, [])):
+            if not same:
+                b_only.extend(b_calls)
+                c_only.extend(c_calls)
                 continue
-            for (pos, b_entry), (_, c_entry) in zip(b_calls[i1:i2], c_calls[j1:j2], strict=True):
+            for (pos, b_entry), (_, c_entry) in zip(b_calls, c_calls, strict=True):
                 aligned += 1
                 if b_entry.digest != c_entry.digest and (first is None or pos < first[0]):
                     first = (pos, OpDivergence(b_entry, c_entry))

@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import pair, scenario
 
@@ -166,3 +169,26 @@ def test_init_op_difference_is_step_0_init(tmp_path: Path) -> None:
     fd = compare(base, cand).scenario("mlp").first_divergence
     assert fd is not None
     assert (fd.step, fd.phase, fd.parameter, fd.kind) == (0, "init", "fc.weight", "random-stream")
+
+
+_OPS = st.sampled_from(
+    ["aten.mm.default", "aten.add.Tensor", "aten.relu.default", "aten.sum.default"]
+)
+
+
+@given(
+    ops=st.lists(st.tuples(st.sampled_from(["m.a", "m.b"]), _OPS), min_size=1, max_size=20),
+    extra=st.lists(st.tuples(st.integers(0, 20), _OPS), max_size=5),
+)
+def test_inserted_ops_are_structural_and_never_a_divergence(
+    ops: list[tuple[str, str]], extra: list[tuple[int, str]]
+) -> None:
+    """Ops inserted into a copy (same digests elsewhere) are structural, never "differing"."""
+    base = _trace(*[("forward", m, op, f"d{i}") for i, (m, op) in enumerate(ops)])
+    cand_ops = [("forward", m, op, f"d{i}") for i, (m, op) in enumerate(ops)]
+    for position, op in extra:
+        cand_ops.insert(min(position, len(cand_ops)), ("forward", "m.a", op, "new"))
+    alignment = align_traces(base, _trace(*cand_ops))
+    assert alignment.first is None
+    assert alignment.structural.candidate_only - alignment.structural.baseline_only == len(extra)
+    assert alignment.aligned + alignment.structural.baseline_only == len(ops)
