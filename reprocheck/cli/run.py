@@ -1,13 +1,137 @@
-"""`reprocheck run` (placeholder until its issue lands)."""
+"""`reprocheck run`: replay seeded training steps and write a run artifact."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
 
-from reprocheck.errors import InputError
+from reprocheck._log import Kind, using_logger
+from reprocheck.cli._options import progress_enabled
+from reprocheck.cli._state import State
+
+__all__ = ["run"]
 
 
 @click.command(name="run")
-def run() -> None:
-    """Not available yet in this version."""
-    raise InputError("'run' is not available yet in this version of reprocheck")
+@click.argument("scenarios", nargs=-1, metavar="[SCENARIO]...")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The run directory to create (must not exist, or be empty, unless --force).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training steps per scenario [default: each scenario's own].",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed."
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Where to run (cuda: under deterministic cuBLAS/cuDNN settings).",
+)
+@click.option(
+    "--trace-steps",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Trace the first K steps operator by operator (0: no trace).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing run in --out.")
+@click.option(
+    "--lockfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The lockfile this environment was built from (recorded in the fingerprint).",
+)
+@click.pass_obj
+def run(  # noqa: PLR0917 - click passes every option as an argument
+    state: State | None,
+    scenarios: tuple[str, ...],
+    out: Path,
+    steps: int | None,
+    seed: int,
+    device: str,
+    trace_steps: int,
+    force: bool,
+    lockfile: Path | None,
+) -> None:
+    """Replay seeded training steps of each SCENARIO and write them to --out.
+
+    SCENARIO is a built-in name (mlp, cnn, transformer, rnn), module:function
+    (importable from the working directory) or the name of an entry point in the
+    reprocheck.scenarios group; without one, every built-in scenario runs. The run
+    directory holds per-step digests and norms, an operator trace of the first
+    --trace-steps steps, the final parameters and optimizer state (safetensors) and
+    the environment's fingerprint. It appears only when complete.
+
+    \b
+    Examples:
+      reprocheck run --out runs/today
+      reprocheck run mlp cnn --steps 5 --out runs/quick
+      reprocheck run mypackage.scenarios:build --out runs/mine
+    """
+    from reprocheck.replay import run_scenarios
+    from reprocheck.store import load_run
+
+    state = state if state is not None else State()
+    with _progress_display(state, enabled=progress_enabled() and not state.quiet):
+        path = run_scenarios(
+            list(scenarios),
+            out,
+            steps=steps,
+            seed=seed,
+            device=device,
+            trace_steps=trace_steps,
+            force=force,
+            lockfile=lockfile,
+        )
+    written = load_run(path)
+    for name, record in written.records.items():
+        first, last = record.steps[0].loss, record.steps[-1].loss
+        click.echo(
+            f"{name}: {record.config.steps} steps on {record.config.device}, "
+            f"loss {first:.6g} -> {last:.6g}, {len(record.trace)} traced ops, "
+            f"{len(record.tensors)} tensors, {record.duration_s:.2f} s"
+        )
+    click.echo(f"wrote {path}")
+
+
+@contextlib.contextmanager
+def _progress_display(state: State, *, enabled: bool) -> Iterator[None]:
+    """Show the core's progress messages on one self-updating stderr line, or drop them."""
+    shown = False
+
+    def logger(message: str, kind: Kind) -> None:
+        nonlocal shown
+        if kind == "progress":
+            if enabled:
+                sys.stderr.write(f"\r\x1b[K{message}")
+                sys.stderr.flush()
+                shown = True
+            return
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            shown = False
+        if (kind == "debug" and not state.verbose) or (kind == "info" and state.quiet):
+            return
+        prefix = "warning: " if kind == "warning" else ""
+        click.echo(f"{prefix}{message}", err=True)
+
+    try:
+        with using_logger(logger):
+            yield
+    finally:
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
