@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ DEFAULT_REQUIREMENTS: tuple[str, ...] = (
     "deepdiff>=6.7",
     "numpy",
     "safetensors>=0.4",
+    "tomli>=1.1; python_version < '3.11'",
     "torch>=2.1",
 )
 
@@ -73,6 +73,8 @@ _PINNED = re.compile(
     r"===?\s*(?P<version>[^\s;]+)\s*(?:;\s*(?P<marker>.+))?$"
 )
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+_HASH = re.compile(r"(?:^|\s)--hash(?:=|\s+)(\S*)")
+_OPTION = re.compile(r"\s(--?[A-Za-z][\w-]*)")
 _RESOLUTION_FAILURE = (
     "No matching distribution found for",
     "Could not find a version that satisfies the requirement",
@@ -252,37 +254,29 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
 
 
 def _parse_line(line: str, number: int, path: Path, hint: str) -> LockedPackage | None:
-    try:
-        tokens = shlex.split(line, posix=True)
-    except ValueError:
-        raise ArtifactError(f"{path}:{number}: cannot parse {line!r}", hint=hint) from None
-    if tokens and tokens[0].startswith("-") and not tokens[0].startswith(("--hash", "-e")):
-        if tokens[0] in ("-r", "-c", "--requirement", "--constraint") or tokens[0].startswith(
-            ("-r", "-c", "--requirement=", "--constraint=")
-        ):
+    first = line.split(maxsplit=1)[0]
+    if first.startswith("-") and not first.startswith("--hash"):
+        if first.startswith(("-r", "-c", "--requirement", "--constraint")):
             raise ArtifactError(
                 f"{path}:{number}: a lockfile cannot include other files ({line!r})", hint=hint
             )
-        return None  # a global option (--index-url, --find-links ...): not a pin
-    hashes: list[str] = []
-    words: list[str] = []
-    iterator = iter(tokens)
-    for word in iterator:
-        if word == "--hash":
-            hashes.append(next(iterator, ""))
-        elif word.startswith("--hash="):
-            hashes.append(word.removeprefix("--hash="))
-        elif word.startswith("-"):
+        if first.startswith(("-e", "--editable")):
             raise ArtifactError(
-                f"{path}:{number}: option {word!r} is not allowed on a pinned line", hint=hint
+                f"{path}:{number}: {line!r} is not pinned as name==version", hint=hint
             )
-        else:
-            words.append(word)
-    requirement = " ".join(words)
+        return None  # a global option (--index-url, --find-links ...): not a pin
+    hashes = _HASH.findall(line)
+    requirement = _HASH.sub("", line).strip()
+    option = _OPTION.search(" " + requirement)
+    if option is not None:
+        raise ArtifactError(
+            f"{path}:{number}: option {option[1]!r} is not allowed on a pinned line", hint=hint
+        )
     match = _PINNED.match(requirement)
     if match is None:
-        what = requirement or line
-        raise ArtifactError(f"{path}:{number}: {what!r} is not pinned as name==version", hint=hint)
+        raise ArtifactError(
+            f"{path}:{number}: {requirement or line!r} is not pinned as name==version", hint=hint
+        )
     for value in hashes:
         if ":" not in value:
             raise ArtifactError(f"{path}:{number}: malformed hash {value!r}", hint=hint)

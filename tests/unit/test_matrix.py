@@ -1,0 +1,200 @@
+"""reprocheck.matrix: every environment against the baseline, as one table, with exit codes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from compare_support import fingerprint, make_run, write_run
+
+from reprocheck.errors import ArtifactError, InputError
+from reprocheck.matrix import (
+    EnvStatus,
+    build_matrix,
+    main,
+    read_status,
+    render_markdown,
+    render_text,
+    version_key,
+    write_status,
+)
+
+BASE = "torch-2.13.0"
+SAME = "torch-2.14.1"
+OLD = "torch-2.6.0"
+BROKEN = "torch-9.9.9"
+
+
+def _env_run(runs: Path, env: str, torch_version: str, *, drift: bool = False) -> None:
+    records, tensors = make_run("mlp", "cnn")
+    tensors = {n: {k: v.clone() for k, v in ts.items()} for n, ts in tensors.items()}
+    records = copy.deepcopy(records)
+    if drift:
+        tensors["mlp"]["param/fc.weight"] += 0.5
+    fp = fingerprint(torch__version=torch_version)
+    fp["packages"]["torch"] = torch_version
+    write_run(runs / env, records, tensors, fp)
+    write_status(runs, EnvStatus(env, "ran", "sha-" + env, python="/x/bin/python"))
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _env_run(runs, BASE, "2.13.0")
+    _env_run(runs, SAME, "2.14.1")
+    _env_run(runs, OLD, "2.6.0", drift=True)
+    return runs
+
+
+def _broken(runs: Path) -> None:
+    message = "cannot build environment 'torch-9.9.9': no installable distribution for torch==9.9.9"
+    write_status(runs, EnvStatus(BROKEN, "not built", "sha-" + BROKEN, message=message))
+
+
+def test_version_key_orders_versions_numerically() -> None:
+    """torch-2.6.0 sorts before torch-2.13.0 (not as text)."""
+    assert sorted([SAME, OLD, BASE], key=version_key) == [OLD, BASE, SAME]
+
+
+def test_identical_environment_is_identical(runs: Path) -> None:
+    """An environment with bitwise-equal runs is identical to the baseline."""
+    matrix = build_matrix(runs, [BASE, SAME], BASE)
+    assert [c.state for c in matrix.cells] == ["baseline", "compared"]
+    assert matrix.cells[1].result is not None
+    assert matrix.cells[1].result.verdict == "identical"
+    assert matrix.exit_code == 0
+
+
+def test_drift_exits_1(runs: Path) -> None:
+    """A drifting environment makes the matrix exit 1."""
+    matrix = build_matrix(runs, [BASE, SAME, OLD], BASE)
+    assert [c.env for c in matrix.drifting] == [OLD]
+    assert matrix.exit_code == 1
+
+
+def test_pairs_are_compared_in_upgrade_order(runs: Path) -> None:
+    """The older environment is the comparison's baseline side: the change reads 2.6.0 → 2.13.0."""
+    cell = build_matrix(runs, [BASE, OLD], BASE).cells[1]
+    assert (cell.older, cell.newer) == (OLD, BASE)
+    assert cell.result is not None
+    change = next(c for c in cell.result.environment if c.path == "torch.version")
+    assert (change.baseline, change.candidate) == ("2.6.0", "2.13.0")
+
+
+def test_unbuilt_environment_exits_3_and_others_are_still_reported(runs: Path) -> None:
+    """An environment that could not be built: exit 3, and the others are still compared."""
+    _broken(runs)
+    matrix = build_matrix(runs, [BASE, SAME, OLD, BROKEN], BASE)
+    states = {c.env: c.state for c in matrix.cells}
+    assert states == {BASE: "baseline", SAME: "compared", OLD: "compared", BROKEN: "not built"}
+    assert matrix.exit_code == 3
+    text = render_text(matrix)
+    assert "not built: cannot build environment 'torch-9.9.9'" in text
+    assert "torch==9.9.9" in text
+
+
+def test_environment_never_replayed_is_not_run_without_failing(runs: Path) -> None:
+    """A lockfile whose replay session never ran is shown as not run; it does not fail."""
+    matrix = build_matrix(runs, [BASE, SAME, "torch-3.0.0"], BASE)
+    assert matrix.cells[2].state == "not run"
+    assert matrix.exit_code == 0
+
+
+def test_run_from_an_older_lockfile_counts_as_not_run(runs: Path) -> None:
+    """A run made before its lockfile changed is stale and not compared."""
+    hashes = {BASE: "sha-" + BASE, SAME: "another-hash"}
+    matrix = build_matrix(runs, [BASE, SAME], BASE, lockfile_hashes=hashes)
+    assert matrix.cells[1].state == "not run"
+    assert "lockfile changed" in (matrix.cells[1].message or "")
+
+
+def test_baseline_not_built_means_nothing_is_compared(runs: Path) -> None:
+    """Without the baseline's run, the others are reported as not comparable and it fails."""
+    _broken(runs)
+    matrix = build_matrix(runs, [BROKEN, BASE], BROKEN)
+    assert [c.state for c in matrix.cells] == ["not built", "not run"]
+    assert "cannot compare: baseline torch-9.9.9 not built" in (matrix.cells[1].message or "")
+    assert matrix.exit_code == 3
+
+
+def test_unknown_baseline_is_an_input_error(runs: Path) -> None:
+    """The baseline must be one of the environments."""
+    with pytest.raises(InputError, match=r"torch-1\.0"):
+        build_matrix(runs, [BASE, SAME], "torch-1.0")
+
+
+def test_text_has_one_table_with_a_column_per_environment(runs: Path) -> None:
+    """Rows are scenarios, columns environments; a cell shows verdict and kind."""
+    text = render_text(build_matrix(runs, [BASE, SAME, OLD], BASE))
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("scenario"))
+    assert header.split() == ["scenario", BASE, SAME, OLD]
+    mlp = next(line for line in lines if line.startswith("mlp "))
+    assert mlp.split()[1:3] == ["baseline", "identical"]
+    assert "drift" in mlp.split()[3]
+    assert f"{OLD} → {BASE}: drift" in text
+    assert "torch 2.6.0 → 2.13.0" in text
+    assert lines[-1].startswith("matrix verdict: drift")
+
+
+def test_markdown_is_a_table(runs: Path) -> None:
+    """The markdown report is a GitHub table with the same cells."""
+    md = render_markdown(build_matrix(runs, [BASE, SAME], BASE))
+    assert f"| scenario | `{BASE}` | `{SAME}` |" in md
+    assert "| mlp | baseline | identical |" in md
+
+
+def test_main_prints_and_writes_reports(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m reprocheck.matrix` prints the table, writes JSON and returns the exit code."""
+    _broken(runs)
+    out = runs / "matrix.json"
+    code = main([BASE, SAME, BROKEN, "--baseline", BASE, "--runs", str(runs), "--json", str(out)])
+    assert code == 3
+    assert "matrix verdict: environment failure" in capsys.readouterr().out
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["exit_code"] == 3
+    assert [e["state"] for e in data["environments"]] == ["baseline", "compared", "not built"]
+    assert data["environments"][1]["comparison"]["verdict"] == "identical"
+
+
+def test_main_reports_bad_input_as_exit_2(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown baseline: Error/Hint on stderr and exit 2, no traceback."""
+    code = main([BASE, "--baseline", "nope", "--runs", str(runs)])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("Error: baseline 'nope'")
+
+
+def test_corrupt_status_is_an_artifact_error(tmp_path: Path) -> None:
+    """A status record that is not JSON is reported, naming the file."""
+    path = tmp_path / ".status" / "x.json"
+    path.parent.mkdir()
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"x\.json"):
+        read_status(tmp_path, "x")
+
+
+def test_status_round_trips(tmp_path: Path) -> None:
+    """What write_status records, read_status returns."""
+    status = EnvStatus("e", "not built", "abc", message="why")
+    write_status(tmp_path, status)
+    assert read_status(tmp_path, "e") == status
+
+
+def test_host_side_modules_import_no_dependency() -> None:
+    """The nox helper, matrix and lock modules load on a host with only nox installed."""
+    code = (
+        "import sys, reprocheck.nox, reprocheck.matrix, reprocheck.lock\n"
+        "heavy = ('torch', 'numpy', 'click', 'deepdiff', 'safetensors')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
