@@ -19,12 +19,11 @@ and a few summary numbers; no activation is stored. See ``docs/trace.md``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
-from reprocheck.engine.digest import summarize, tensor_digest
+from reprocheck.engine.trace_digest import OpInfo, describe_outputs, op_info
 from reprocheck.record import TraceEntry
 
 if TYPE_CHECKING:
@@ -34,13 +33,6 @@ __all__ = ["OpTracer"]
 
 # Key of our tag in an autograd node's ``metadata`` dict: (module path, tick).
 _TAG = "reprocheck.module"
-# Bookkeeping operators, not maths (``record_function`` markers in optimizers).
-_SKIP_NAMESPACES = frozenset({"profiler"})
-# Operators whose output is uninitialised memory: only its dtype and shape are digested,
-# since its bytes differ from run to run by design.
-_UNINITIALIZED = frozenset(
-    {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"}
-)
 
 
 class OpTracer:
@@ -211,35 +203,28 @@ class OpTracer:
     # -- recording ----------------------------------------------------------------------
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
-        if self._paused or getattr(func, "namespace", "") in _SKIP_NAMESPACES:
+        info = op_info(func)
+        if self._paused or info.skip:
             return
-        name = str(func)
         tensors = _tensors(out)
-        if not tensors:
+        if not tensors and info.mutated:
             # In-place operators that return nothing (e.g. ``_foreach_add_``): what they
             # wrote is their output.
-            tensors = _tensors(_mutated(func, args, kwargs))
+            tensors = _tensors(_mutated(info, args, kwargs))
         index = self._counters.get(self._step, 0)
         self._counters[self._step] = index + 1
-        absmax: float | None = None
-        mean: float | None = None
-        sample: tuple[float, ...] = ()
-        uninitialized = name.split(".")[1] in _UNINITIALIZED
-        if not uninitialized:
-            for t in tensors:
-                if t.is_floating_point() and _readable(t):
-                    absmax, mean, sample = summarize(t)
-                    break
+        shapes = tuple(tuple(t.shape) for t in tensors)
+        digest, (absmax, mean, sample) = describe_outputs(tensors, shapes, out, info)
         self._entries.append(
             TraceEntry(
                 step=self._step,
                 index=index,
                 phase=self._phase,
-                op=name,
+                op=info.name,
                 module=self._module_for(args, kwargs),
-                shapes=tuple(tuple(int(d) for d in t.shape) for t in tensors),
+                shapes=shapes,
                 dtypes=tuple(str(t.dtype).removeprefix("torch.") for t in tensors),
-                digest=_digest(tensors, out, contents=not uninitialized),
+                digest=digest,
                 absmax=absmax,
                 mean=mean,
                 sample=sample,
@@ -294,34 +279,11 @@ def _grad_fns(value: Any) -> list[Any]:
     return [t.grad_fn for t in _tensors(value) if t.grad_fn is not None]
 
 
-def _mutated(func: Any, args: Any, kwargs: Any) -> list[Any]:
+def _mutated(info: OpInfo, args: Any, kwargs: Any) -> list[Any]:
     written = []
-    for position, name, kwarg_only in _compat.op_mutated_args(func):
+    for position, name, kwarg_only in info.mutated:
         if not kwarg_only and position < len(args):
             written.append(args[position])
         elif name in kwargs:
             written.append(kwargs[name])
     return written
-
-
-def _readable(t: torch.Tensor) -> bool:
-    """Whether the tensor has plain memory we can read (not sparse, meta or a fake)."""
-    import torch
-
-    return t.layout == torch.strided and t.device.type != "meta"
-
-
-def _digest(tensors: list[torch.Tensor], out: Any, *, contents: bool = True) -> str:
-    """One digest over all outputs; only dtype and shape where ``contents`` is false."""
-    if contents and len(tensors) == 1 and _readable(tensors[0]):
-        return tensor_digest(tensors[0])
-    h = hashlib.blake2b(digest_size=16)
-    if not tensors:
-        # Operators returning a Python number (``.item()``) or nothing at all. Other
-        # objects are named by type only: their repr may hold a memory address.
-        plain = out is None or isinstance(out, (bool, int, float, complex, str))
-        h.update(f"value|{out!r}".encode() if plain else f"object|{type(out).__name__}".encode())
-    for t in tensors:
-        readable = contents and _readable(t)
-        h.update((tensor_digest(t) if readable else f"{t.dtype}|{tuple(t.shape)}").encode())
-    return h.hexdigest()

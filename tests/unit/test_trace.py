@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from reprocheck.engine.digest import tensor_digest
 from reprocheck.engine.trace import OpTracer
 from reprocheck.record import TraceEntry
 
@@ -112,19 +111,80 @@ def test_indices_run_on_across_phases_of_a_step(traced: list[TraceEntry]) -> Non
     assert phases == sorted(phases, key=["init", "forward", "backward", "optimizer"].index)
 
 
-def test_digest_is_the_output_digest() -> None:
-    """A single-output operator's digest is tensor_digest of that output."""
-    torch.manual_seed(5)
+def _one(fn: object, *tensors: torch.Tensor) -> TraceEntry:
+    """Trace ``fn(*tensors)`` and return its only entry."""
     tracer = OpTracer("x")
-    a = torch.randn(3, 4)
     with tracer.recording(1, "forward"):
-        b = a * 2
+        fn(*tensors)  # type: ignore[operator]
     (entry,) = tracer.entries
+    return entry
+
+
+def test_entry_records_shape_dtype_and_summary() -> None:
+    """An output's shape, dtype, absmax, mean and strided sample are recorded."""
+    a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    entry = _one(lambda t: t * -2, a)
     assert entry.op == "aten.mul.Tensor"
-    assert entry.digest == tensor_digest(b)
+    assert (entry.step, entry.index, entry.phase) == (1, 0, "forward")
     assert entry.shapes == ((3, 4),)
     assert entry.dtypes == ("float32",)
-    assert entry.absmax == pytest.approx(float(b.abs().max()))
+    assert entry.absmax == 22.0
+    assert entry.mean == pytest.approx(-11.0)
+    assert entry.sample == (0.0, -2.0, -4.0, -6.0, -8.0, -10.0, -12.0, -14.0)
+
+
+def test_large_output_summary_matches_the_float64_reference() -> None:
+    """Above the Python path, absmax and mean agree with digest.summarize."""
+    from reprocheck.engine.digest import summarize
+
+    a = torch.randn(100, 300, generator=torch.Generator().manual_seed(0))
+    entry = _one(lambda t: t * 3, a)
+    absmax, mean, sample = summarize(a * 3)
+    assert entry.absmax == absmax
+    assert entry.mean == pytest.approx(mean, abs=1e-5)
+    assert entry.sample == sample
+
+
+@pytest.mark.parametrize(("numel", "where"), [(100, 51), (40_000, 30_000)])
+def test_one_changed_element_changes_the_digest(numel: int, where: int) -> None:
+    """A one-ULP change of one element changes the digest (large: an element of the subset)."""
+    a = torch.randn(numel, generator=torch.Generator().manual_seed(1))
+    b = a.clone()
+    b[where] = torch.nextafter(b[where], torch.tensor(10.0))
+    assert _one(torch.neg, a).digest != _one(torch.neg, b).digest
+    assert _one(torch.neg, a).digest == _one(torch.neg, a.clone()).digest
+
+
+def test_large_output_change_of_the_maximum_changes_the_digest() -> None:
+    """Outside the CRC subset, a change of an extreme still shows (min/max/sum of all)."""
+    a = torch.randn(40_000, generator=torch.Generator().manual_seed(1))
+    b = a.clone()
+    b[30_001] = 100.0  # 30_001 is not a multiple of the subset stride (3)
+    assert _one(torch.neg, a).digest != _one(torch.neg, b).digest
+
+
+def test_integer_and_bool_outputs_are_digested() -> None:
+    """Non-floating outputs get a digest from their bytes and no summary."""
+    a = torch.tensor([1, 2, 3])
+    entry = _one(lambda t: t > 1, a)
+    assert entry.dtypes == ("bool",)
+    assert entry.absmax is None
+    assert entry.digest != _one(lambda t: t > 2, a).digest
+
+
+def test_nan_output_has_nan_absmax() -> None:
+    """A non-finite output's absmax is NaN, as digest.summarize defines it."""
+    entry = _one(lambda t: t * 1, torch.tensor([1.0, float("nan"), 2.0]))
+    assert entry.absmax is not None
+    assert entry.absmax != entry.absmax
+
+
+def test_view_operators_are_recorded_without_contents() -> None:
+    """A view (transpose) is listed, with shape but no summary: it computes nothing."""
+    entry = _one(lambda t: t.t(), torch.ones(2, 3))
+    assert entry.op == "aten.t.default"
+    assert entry.shapes == ((3, 2),)
+    assert entry.absmax is None
 
 
 def test_tracing_does_not_change_the_numbers() -> None:

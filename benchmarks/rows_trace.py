@@ -1,0 +1,106 @@
+"""Operator-trace figures (issue 3): one training step traced vs the same step untraced.
+
+For every built-in scenario, in one fresh subprocess: build it under the engine's seeded,
+deterministic settings, warm up, then alternate untraced and traced steps (the engine's
+own step, per-step recording included; a traced step attaches a fresh ``OpTracer`` and
+records forward, backward and optimizer) and report the medians. Goal: traced <= 3x
+untraced. The untraced step is the reference, measured in the same process, interleaved,
+so background load hits both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _bench import Row
+
+GOAL = 3.0
+HERE = Path(__file__).resolve()
+
+
+def _repeats() -> int:
+    return max(5, int(os.environ.get("REPROCHECK_BENCH_REPEAT", "5")) * 2 + 1)
+
+
+def _worker() -> None:
+    import torch
+
+    from reprocheck.engine.loop import _Loop
+    from reprocheck.engine.seeding import seeded
+    from reprocheck.engine.trace import OpTracer
+    from reprocheck.scenario import ScenarioContext
+    from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
+
+    results = {}
+    for name in BUILTIN_NAMES:
+        spec = load_scenario(name)
+        with seeded(0) as generator:
+            ctx = ScenarioContext(
+                seed=0,
+                steps=spec.default_steps,
+                device="cpu",
+                generator=generator,
+                dtype=torch.get_default_dtype(),
+            )
+            loop = _Loop(name, spec.create(ctx), record=True)
+            loop.step(0, None)  # warm-up: first-call allocations and optimizer state
+            plain, traced, ops = [], [], 0
+            for _ in range(_repeats()):
+                start = time.perf_counter()
+                loop.step(0, None)
+                plain.append(time.perf_counter() - start)
+                tracer = OpTracer(name)
+                start = time.perf_counter()
+                tracer.attach(loop.scenario.model)
+                loop.step(0, tracer)
+                tracer.close()
+                traced.append(time.perf_counter() - start)
+                ops = len(tracer.entries)
+        results[name] = {
+            "plain": statistics.median(plain),
+            "traced": statistics.median(traced),
+            "ops": ops,
+        }
+    print(json.dumps(results))
+
+
+def rows() -> list[Row]:
+    """One row per built-in scenario: traced step vs untraced step."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE), "--worker"], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:]
+        raise RuntimeError(f"trace benchmark worker failed: {tail}")
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = []
+    for name, r in results.items():
+        out.append(
+            Row(
+                name=f"{name}: one traced step ({r['ops']} operators)",
+                value=r["traced"],
+                unit="s",
+                reference_name="the same step untraced",
+                reference_value=r["plain"],
+                goal=f"<= {GOAL:g}x untraced",
+                ok=r["traced"] <= GOAL * r["plain"],
+            )
+        )
+    return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--worker"]:
+        _worker()
+    else:
+        for row in rows():
+            print(
+                f"{row.name}: {row.value * 1e3:.1f} ms vs {row.reference_value * 1e3:.1f} ms "
+                f"= {row.ratio:.2f}x ({row.goal}) {'ok' if row.ok else 'MISSED'}"
+            )
