@@ -8,9 +8,10 @@ itself. Instead, per output tensor:
   its bytes (zlib, about 5 GB/s, read in place without a copy): any change of the bytes
   changes it, up to CRC-32 collisions (one in 2**32);
 * larger floating outputs: the CRC-32 of a strided subset of about
-  :data:`SUBSET_ELEMENTS` elements, plus min, max and the float32 sum of *all* elements
-  (vectorised reductions the summary needs anyway). A change that spares the subset and
-  moves neither extreme nor the sum's rounding can go unseen here; it is still seen by
+  :data:`SUBSET_ELEMENTS` elements, plus min and max of *all* elements (vectorised
+  reductions the summary needs anyway; not the float sum, whose rounding depends on the
+  thread count). A change that spares the subset and moves neither extreme can go unseen
+  here; it is still seen by
   the engine's exact per-step digests, only not pinned to this operator;
 * operators that only make views (``view``, ``t``, ``expand``, ``detach``...) compute no
   new numbers: their digest covers dtype and shape only;
@@ -117,8 +118,11 @@ def describe_outputs(
                 finite = math.isfinite(low) and math.isfinite(high)
                 summary = (max(-low, high) if finite else math.nan, total / n, sample)
             if n * flat.element_size() > EXACT_BYTES:
-                # Large: a strided subset's CRC plus min, max and sum of every element.
-                h.update(struct.pack("<3d", low, high, total))
+                # Large: a strided subset's CRC plus min and max of every element. Not the
+                # float sum: its rounding depends on the reduction order (thread count),
+                # so equal tensors would get different digests. ``+ 0.0`` folds -0.0 into
+                # 0.0, whose pick by min/max is order-dependent too.
+                h.update(struct.pack("<2d", low + 0.0, high + 0.0))
                 flat = flat[:: -(-n // SUBSET_ELEMENTS)].contiguous()
         h.update(_crc(flat))
     return h.hexdigest(), summary or (None, None, ())
