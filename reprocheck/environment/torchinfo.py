@@ -76,8 +76,9 @@ def parse_config(text: str) -> dict[str, Any]:
         "compiler": compiler,
         "cxx_version": _search(r"C\+\+ Version: (\S+)", text),
         "cpu_capability_usage": _search(r"CPU capability usage: (\S+)", text),
-        "cuda_runtime": _search(r"^\s*- CUDA Runtime (\S+)", text),
-        "cudnn": _search(r"^\s*- CuDNN (.+)$", text),
+        # These lines appear only once CUDA is initialised; the build settings always have them.
+        "cuda_runtime": _search(r"^\s*- CUDA Runtime (\S+)", text) or settings.get("CUDA_VERSION"),
+        "cudnn": _search(r"^\s*- CuDNN (.+)$", text) or settings.get("CUDNN_VERSION"),
         "magma": _search(r"^\s*- Magma (\S+)", text),
         "build_type": settings.get("BUILD_TYPE"),
         "use_cuda": _switch(settings.get("USE_CUDA")),

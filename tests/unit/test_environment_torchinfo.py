@@ -135,3 +135,15 @@ def test_cpu_build_reports_no_cuda_without_error() -> None:
     assert section["devices"] == []
     assert section["runtime_version"] is None
     assert section["cudnn"] is None
+
+
+def test_cuda_versions_fall_back_to_build_settings() -> None:
+    """Before CUDA is initialised the report lacks the CUDA Runtime/CuDNN lines (torch 2.1
+    on a machine without a GPU): the versions come from CUDA_VERSION/CUDNN_VERSION."""
+    text = (
+        "PyTorch built with:\n  - GCC 9.3\n"
+        "  - Build settings: BLAS_INFO=mkl, CUDA_VERSION=12.1, CUDNN_VERSION=8.9.2, USE_CUDA=ON, \n"
+    )
+    config = parse_config(text)
+    assert config["cuda_runtime"] == "12.1"
+    assert config["cudnn"] == "8.9.2"
