@@ -171,9 +171,16 @@ class _Loop:
             return None
         metrics: dict[str, float] = {}
         if scenario.metrics is not None:
-            found = self._user_call(
-                "its metrics function", step, scenario.metrics, scenario.model, batch, loss
-            )
+            # Metrics observe: no graph, and the loss as a plain value.
+            with torch.no_grad():
+                found = self._user_call(
+                    "its metrics function",
+                    step,
+                    scenario.metrics,
+                    scenario.model,
+                    batch,
+                    loss.detach(),
+                )
             metrics = {str(k): float(v) for k, v in dict(found).items()}
         norms = compat.norms_float64([p.detach() for p in self.params.values()])
         return StepRecord(
