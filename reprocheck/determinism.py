@@ -172,7 +172,8 @@ def compare_replays(name: str, replayers: Sequence[tuple[str, Replayer]]) -> Det
     reference: tuple[ScenarioRecord, Mapping[str, torch.Tensor]] | None = None
     found: Difference | None = None
     for label, replayer in replayers:
-        log(f"{name}: replay {label}", kind="progress")
+        which = "in a fresh process" if label == SUBPROCESS else f"{label}/{len(replayers)}"
+        log(f"{name}: replay {which}", kind="progress")
         record, tensors = replayer()
         if reference is None:
             reference = (record, tensors)

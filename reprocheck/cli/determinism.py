@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import emit, output_option
+from reprocheck.cli._options import emit, output_option, progress_enabled
+from reprocheck.cli._state import State
 
 __all__ = ["determinism"]
 
@@ -19,10 +20,17 @@ __all__ = ["determinism"]
     type=click.IntRange(min=1),
     default=2,
     show_default=True,
-    help="Replays in this process (one more always runs in a fresh process).",
+    help="Replays in this process (plus one in a fresh process).",
 )
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The one seed.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training steps per scenario [default: each scenario's own].",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed."
+)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option(
     "--trace-steps",
@@ -30,6 +38,12 @@ __all__ = ["determinism"]
     default=1,
     show_default=True,
     help="Trace the first K steps operator by operator, to name the first that differs.",
+)
+@click.option(
+    "--fresh-process/--no-fresh-process",
+    default=True,
+    show_default=True,
+    help="Also replay once in a fresh `python -m reprocheck run` process.",
 )
 @click.option(
     "--format",
@@ -40,13 +54,16 @@ __all__ = ["determinism"]
     help="Output format.",
 )
 @output_option()
+@click.pass_obj
 def determinism(  # noqa: PLR0917 - click passes every option as an argument
+    state: State | None,
     scenarios: tuple[str, ...],
     repeats: int,
     steps: int | None,
     seed: int,
     device: str,
     trace_steps: int,
+    fresh_process: bool,
     fmt: str,
     output: Path | None,
 ) -> None:
@@ -55,26 +72,32 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
     SCENARIO is a built-in name, module:function (importable from the working directory)
     or an entry point of the reprocheck.scenarios group; without one, every built-in
     scenario. Each is replayed --repeats times in this process and once in a fresh
-    process; all per-step digests, metrics, operator traces and final tensors must be
-    equal. When they are not, the first step, phase and operator where they part is named.
+    process (unless --no-fresh-process). All per-step digests, metrics, operator traces
+    and final tensors must be bitwise equal; when they are not, the first step, phase
+    and operator (or parameter) where the replays part is named.
 
     Exit 0 when every scenario is deterministic, 1 when one is not.
     """
+    from reprocheck.cli.run import _progress_display
     from reprocheck.determinism import check_determinism
     from reprocheck.scenarios import BUILTIN_NAMES
 
+    state = state if state is not None else State()
     names = list(scenarios) or list(BUILTIN_NAMES)
-    results = [
-        check_determinism(
-            name,
-            repeats=repeats,
-            steps=steps,
-            seed=seed,
-            device=device,
-            trace_steps=trace_steps,
-        )
-        for name in names
-    ]
+    # The same one-line progress display as `reprocheck run` (none in pipes or CI).
+    with _progress_display(state, enabled=progress_enabled() and not state.quiet):
+        results = [
+            check_determinism(
+                name,
+                repeats=repeats,
+                steps=steps,
+                seed=seed,
+                device=device,
+                trace_steps=trace_steps,
+                fresh_process=fresh_process,
+            )
+            for name in names
+        ]
     if fmt == "json":
         verdict = "deterministic" if all(r.deterministic for r in results) else "nondeterministic"
         data = {"verdict": verdict, "scenarios": [r.to_dict() for r in results]}
