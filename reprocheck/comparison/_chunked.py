@@ -17,13 +17,17 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK", "INT64_MAX", "ULP_EXACT_LIMIT", "Accumulator", "int_dtype", "ulp_from_bits"]
 
-CHUNK = 1 << 22
+# Small enough that a chunk's float64 temporaries stay in cache.
+CHUNK = 1 << 18
 ULP_EXACT_LIMIT = 1 << 16
 INT64_MAX = (1 << 63) - 1
 # Log2 buckets above the exact range: bucket k holds [2**(16+k), 2**(17+k)); the last
 # one is open-ended.
 _BUCKET_LOW = tuple(1 << e for e in range(16, 63))
-_PENDING_CAP = 1 << 22
+# Few ULP distances are kept as values (exact quantiles, no 64K-slot histogram for a small
+# tensor); many go straight into the histogram so memory stays bounded.
+_PENDING_CAP = 1 << 16
+_DIRECT = 1 << 12
 
 
 def int_dtype(itemsize: int) -> torch.dtype:
@@ -38,18 +42,55 @@ def isnan(t: torch.Tensor) -> torch.Tensor:
     return (t.float() if t.is_floating_point() and t.element_size() == 1 else t).isnan()
 
 
-def ulp_from_bits(a_bits: torch.Tensor, b_bits: torch.Tensor, width: int) -> torch.Tensor:
-    """Elementwise ULP distance of two int64 tensors holding sign-extended float bits."""
+def _ordered(bits: torch.Tensor) -> torch.Tensor:
+    """Float bits (a signed int view) -> int64 ordered like the floats; +0 and -0 -> 0."""
     import torch
 
-    magnitude_mask = (1 << (width - 1)) - 1
+    width = 8 * bits.element_size()
+    wide = bits.to(torch.int64)
+    if width == 64:  # handled by ulp_from_bits without negation (it could overflow)
+        return wide
+    # A negative float's bits read as -2**(w-1) + magnitude; its ordered value is -magnitude.
+    return torch.where(wide < 0, wide.add(1 << (width - 1)).neg_(), wide)
+
+
+def ulp_from_bits(a_bits: torch.Tensor, b_bits: torch.Tensor) -> torch.Tensor:
+    """Elementwise ULP distance (int64) of two same-width signed-integer views of floats.
+
+    NaN patterns are not special here: callers mask NaN positions.
+    """
+    import torch
+
+    if a_bits.element_size() < 8:
+        return (_ordered(a_bits) - _ordered(b_bits)).abs_()
+    magnitude_mask = INT64_MAX
     a_mag = a_bits & magnitude_mask
     b_mag = b_bits & magnitude_mask
     same_sign = (a_bits < 0) == (b_bits < 0)
-    # Across zero the distance is the sum of both magnitudes; only float64 can overflow
-    # int64 there (the sum wraps negative), so saturate.
+    # Across zero the distance is the sum of both magnitudes, which can overflow int64
+    # (it wraps negative): saturate.
     dist = torch.where(same_sign, (a_mag - b_mag).abs(), a_mag + b_mag)
     return torch.where(dist < 0, torch.full_like(dist, INT64_MAX), dist)
+
+
+def torch_cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat`` (imported lazily)."""
+    import torch
+
+    return torch.cat(parts)
+
+
+def _lowered(values: torch.Tensor) -> torch.Tensor:
+    """Distances from 2**16 up replaced by their log2 bucket's lower bound."""
+    import torch
+
+    large = values >= ULP_EXACT_LIMIT
+    if not bool(large.any()):
+        return values
+    low = torch.tensor(_BUCKET_LOW, dtype=torch.int64)
+    out = values.clone()
+    out[large] = low[torch.bucketize(values[large], low, right=True) - 1]
+    return out
 
 
 def _bits(t: torch.Tensor, kind: str) -> torch.Tensor:
@@ -110,105 +151,183 @@ class Accumulator:
 
     def add_chunk(self, start: int, stop: int) -> None:
         """Fold elements ``[start, stop)`` into the statistics."""
-        import torch
-
-        b_bits, c_bits = self.b_bits[start:stop], self.c_bits[start:stop]
-        differs = b_bits != c_bits
+        size = stop - start
+        differs = self.b_bits[start:stop] != self.c_bits[start:stop]
         if self.kind == "complex":
             differs = differs.any(dim=1)
-        count = int(differs.sum())
-        self.ulp_zeros += (stop - start) - count  # equal elements are 0 ULP apart
+        count = int(differs.count_nonzero())
         if count == 0:
+            self.ulp_zeros += size  # equal elements are 0 ULP apart
             return
         self.n_diff += count
         b, c = self.b[start:stop], self.c[start:stop]
-        where: torch.Tensor | None = None
-        if count < stop - start:
-            where = differs.nonzero().squeeze(1)
-            b, c, b_bits, c_bits = b[where], c[where], b_bits[where], c_bits[where]
-        if self.kind == "exact":
-            self.n_exceed += count
-            b_nan = c_nan = torch.zeros_like(b, dtype=torch.bool)
-        else:
-            close = self._isclose(b, c)
-            self.n_exceed += count - int(close.sum())
-            b_nan, c_nan = isnan(b), isnan(c)
-            one_nan = b_nan ^ c_nan
-            bad = one_nan | (~b_nan & ~c_nan & b.isfinite() & c.isinf())
-            self.nan_mismatch += int(bad.sum())
-        self._errors(b, c, b_nan | c_nan, start, where)
-        if self.kind == "float":
-            self._ulps(b_bits, c_bits, b_nan, c_nan)
+        fast = self.kind == "float" and b.element_size() > 1
+        if fast and count > size // 4:
+            # Mostly differing: examining the whole chunk (equal elements add zeros
+            # everywhere) is cheaper than gathering.
+            if self._finite_floats(b, c, start=start, idx=None):
+                return
+            fast = False  # a NaN or Inf: the general path, on the differing elements
+        idx = None
+        if count < size:
+            idx = differs.nonzero().squeeze(1)
+            b, c = b.index_select(0, idx), c.index_select(0, idx)
+        self.ulp_zeros += size - count
+        if fast and self._finite_floats(b, c, start=start, idx=idx):
+            return
+        self._general(b, c, start=start, idx=idx)
 
-    def _isclose(self, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def _general(
+        self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
+    ) -> None:
+        """Differing elements with NaN or Inf, complex, integer, bool and float8 values."""
         import torch
 
-        if b.element_size() == 1:  # float8: no isclose kernel; float32 holds it exactly
+        count = b.numel()
+        b_bits, c_bits = _bits(b, self.kind), _bits(c, self.kind)
+        if self.kind == "float" and b.element_size() == 1:
+            # float8 lacks most kernels; float32 holds every float8 value exactly.
             b, c = b.float(), c.float()
-        return torch.isclose(c, b, rtol=self.tol.rtol, atol=self.tol.atol, equal_nan=True)
+        nans: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.kind == "exact":
+            self.n_exceed += count
+        else:
+            close = torch.isclose(c, b, rtol=self.tol.rtol, atol=self.tol.atol, equal_nan=True)
+            self.n_exceed += count - int(close.sum())
+            if not bool((b.isfinite() & c.isfinite()).all()):
+                b_nan, c_nan = b.isnan(), c.isnan()
+                bad = (b_nan ^ c_nan) | (b.isfinite() & c.isinf())
+                self.nan_mismatch += int(bad.sum())
+                nans = (b_nan, c_nan)
+        self._errors(b, c, nans, start, idx)
+        if self.kind == "float":
+            self._ulps(b_bits, c_bits, nans)
 
     def _errors(
         self,
         b: torch.Tensor,
         c: torch.Tensor,
-        any_nan: torch.Tensor,
+        nans: tuple[torch.Tensor, torch.Tensor] | None,
         start: int,
-        where: torch.Tensor | None,
+        idx: torch.Tensor | None,
     ) -> None:
         import torch
 
-        b64, c64 = b.to(self.wide), c.to(self.wide)
-        abs_err = (c64 - b64).abs()
-        b_abs = b64.abs()
-        rel_err = torch.where(abs_err == 0, torch.zeros_like(abs_err), abs_err / b_abs)
-        # An infinite baseline makes inf/inf: the relative error is undefined, i.e. huge.
-        rel_err = torch.nan_to_num(rel_err, nan=math.inf, posinf=math.inf)
-        sentinel = torch.full_like(abs_err, -1.0)
-        abs_err = torch.where(any_nan, sentinel, abs_err)
-        rel_err = torch.where(any_nan, sentinel, rel_err)
-        for err, name in ((abs_err, "abs"), (rel_err, "rel")):
+        b64 = b.to(self.wide)
+        abs_err = torch.sub(c.to(self.wide), b64).abs()
+        rel_err = abs_err / b64.abs()
+        if nans is None:
+            # All finite: NaN only from 0/0 (+0 vs -0), which is no relative error.
+            rel_err.nan_to_num_(nan=0.0, posinf=math.inf)
+        else:
+            rel_err = torch.where(abs_err == 0, torch.zeros_like(abs_err), rel_err)
+            # An infinite baseline makes inf/inf: the relative error is undefined, i.e. huge.
+            rel_err.nan_to_num_(nan=math.inf, posinf=math.inf)
+            any_nan = nans[0] | nans[1]
+            abs_err.masked_fill_(any_nan, -1.0)
+            rel_err.masked_fill_(any_nan, -1.0)
+        self._note_max("abs", abs_err, start, idx)
+        self._note_max("rel", rel_err, start, idx)
+
+    def _note_max(
+        self,
+        name: str,
+        err: torch.Tensor,
+        start: int,
+        idx: torch.Tensor | None,
+        value: float | None = None,
+    ) -> None:
+        """Keep the first position of the largest error (argmax only when it improves)."""
+        if value is None:
+            value = float(err.amax())
+        if value > getattr(self, f"max_{name}"):
             pos = int(err.argmax())
-            value = float(err[pos])
-            if value > getattr(self, f"max_{name}"):
-                flat = start + (pos if where is None else int(where[pos]))
-                setattr(self, f"max_{name}", value)
-                setattr(self, f"max_{name}_at", flat)
+            if idx is not None:  # position among the differing elements -> in the chunk
+                pos = int(idx[pos])
+            setattr(self, f"max_{name}", value)
+            setattr(self, f"max_{name}_at", start + pos)
+
+    def _finite_floats(
+        self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
+    ) -> bool:
+        """The common case, in few passes: real floats, no NaN or Inf on either side.
+
+        Returns False, having changed nothing, when a NaN or Inf (or an overflowing
+        difference) needs the general path.
+        """
+        import torch
+
+        work = torch.float64 if b.element_size() == 8 else torch.float32
+        b_w = b.to(work)
+        abs_err = torch.sub(c.to(work), b_w).abs_()
+        top = float(abs_err.amax())  # NaN propagates: a finite max means no NaN/Inf
+        if not math.isfinite(top):
+            return False
+        # torch.isclose's arithmetic, op for op in the tensor's own dtype, so the decision
+        # is assert_close's bit for bit; everything is finite, so its NaN/Inf cases vanish.
+        err = abs_err if b.dtype == work else torch.sub(c, b).abs_()
+        allowed = torch.mul(b, self.tol.rtol).abs_().add_(self.tol.atol)
+        close = err <= allowed
+        if b.dtype != work:  # a half-precision difference can overflow to Inf: not close
+            close &= err.isfinite()
+        self.n_exceed += b.numel() - int(close.count_nonzero())
+        self._note_max("abs", abs_err, start, idx, top)
+        rel_err = abs_err.div_(b_w.abs()).nan_to_num_(nan=0.0, posinf=math.inf)  # 0/0: ±0
+        self._note_max("rel", rel_err, start, idx)
+        # ULP: same-sign pairs subtract exactly in their own integer width.
+        b_bits, c_bits = _bits(b, "float"), _bits(c, "float")
+        dist = torch.sub(c_bits, b_bits).abs_()
+        opposite = (b_bits ^ c_bits) < 0
+        if bool(opposite.any()):
+            dist = dist.to(torch.int64)
+            where = opposite.nonzero().squeeze(1)
+            dist[where] = ulp_from_bits(b_bits[where], c_bits[where])
+        self.ulp_max = max(self.ulp_max, int(dist.max()))
+        self._add_ulps(dist)
+        return True
 
     def _ulps(
-        self, b_bits: torch.Tensor, c_bits: torch.Tensor, b_nan: torch.Tensor, c_nan: torch.Tensor
+        self,
+        b_bits: torch.Tensor,
+        c_bits: torch.Tensor,
+        nans: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> None:
-        import torch
-
-        width = 8 * b_bits.element_size()
-        dist = ulp_from_bits(b_bits.to(torch.int64), c_bits.to(torch.int64), width)
-        dist = torch.where(b_nan & c_nan, torch.zeros_like(dist), dist)
-        one_nan = b_nan ^ c_nan
-        if bool(one_nan.any()):
-            dist = dist[~one_nan]
+        dist = ulp_from_bits(b_bits, c_bits)
+        if nans is not None:
+            b_nan, c_nan = nans
+            dist.masked_fill_(b_nan & c_nan, 0)
+            one_nan = b_nan ^ c_nan
+            if bool(one_nan.any()):
+                dist = dist[~one_nan]
         if dist.numel() == 0:
             return
         self.ulp_max = max(self.ulp_max, int(dist.max()))
-        large = dist >= ULP_EXACT_LIMIT
-        if bool(large.any()):
-            low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=dist.device)
-            buckets = torch.bucketize(dist[large], low[1:], right=True)
-            dist = dist.clone()
-            dist[large] = low[buckets]
-        self.pending.append(dist)
-        self.pending_n += dist.numel()
-        if self.pending_n > self.pending_cap:
-            self._fold()
+        self._add_ulps(dist)
 
-    def _fold(self) -> None:
-        """Move pending values into the histogram (slot v for v < 2**16, then buckets)."""
+    def _add_ulps(self, dist: torch.Tensor) -> None:
+        """Count many distances at once; keep few as values (see _PENDING_CAP)."""
         import torch
 
-        values = torch.cat(self.pending)
-        self.pending, self.pending_n = [], 0
-        low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=values.device)
-        large = values >= ULP_EXACT_LIMIT
-        slots = values.clone()
-        slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
+        if dist.numel() >= _DIRECT:
+            self._count(dist)
+            return
+        self.pending.append(dist.to(torch.int64))
+        self.pending_n += dist.numel()
+        if self.pending_n > self.pending_cap:
+            self._count(torch_cat([p.to(torch.int64) for p in self.pending]))
+            self.pending, self.pending_n = [], 0
+
+    def _count(self, values: torch.Tensor) -> None:
+        """Add ULP distances to the histogram: slot v for v < 2**16, then log2 buckets."""
+        import torch
+
+        slots = values
+        if self.ulp_max >= ULP_EXACT_LIMIT:
+            values = values.to(torch.int64)
+            low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=values.device)
+            large = values >= ULP_EXACT_LIMIT
+            slots = values.clone()
+            slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
         counts = torch.bincount(slots, minlength=ULP_EXACT_LIMIT + len(_BUCKET_LOW))
         self.histogram = counts if self.histogram is None else self.histogram + counts
 
@@ -221,10 +340,11 @@ class Accumulator:
         if self.histogram is None:
             total = self.ulp_zeros + self.pending_n
             if self.pending:
-                ordered = torch.sort(torch.cat(self.pending)).values.cpu()
+                ordered = _lowered(torch.sort(torch_cat(self.pending)).values.cpu())
         else:
             if self.pending:
-                self._fold()
+                self._count(torch_cat(self.pending))
+                self.pending, self.pending_n = [], 0
             cumulative = torch.cumsum(self.histogram, 0).cpu()
             total = self.ulp_zeros + int(cumulative[-1])
 

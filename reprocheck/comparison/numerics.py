@@ -187,11 +187,8 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise ValueError("ulp_distance needs tensors of one dtype and shape")
     if not a.dtype.is_floating_point:
         raise ValueError(f"ulp_distance needs a floating dtype, got {dtype_name(a.dtype)}")
-    itemsize = a.element_size()
-    bits = int_dtype(itemsize)
-    a_bits = a.contiguous().view(bits).to(torch.int64)
-    b_bits = b.contiguous().view(bits).to(torch.int64)
-    dist = ulp_from_bits(a_bits, b_bits, 8 * itemsize)
+    bits = int_dtype(a.element_size())
+    dist = ulp_from_bits(a.contiguous().view(bits), b.contiguous().view(bits))
     a_nan = isnan(a)
     b_nan = isnan(b)
     dist = torch.where(a_nan & b_nan, torch.zeros_like(dist), dist)
