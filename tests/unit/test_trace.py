@@ -295,3 +295,28 @@ def test_nested_recording_is_refused() -> None:
     with tracer.recording(0, "forward"), pytest.raises(RuntimeError, match="nested"):
         with tracer.recording(0, "backward"):
             pass
+
+
+def test_builtin_transformer_first_step_lists_attention_layer_norm_and_dropout() -> None:
+    """Acceptance: the transformer's first-step trace names its kernels with module paths.
+
+    On CPU, scaled_dot_product_attention runs the fused flash kernel (torch >= 2.2); older
+    torch and attention dropout take its math path (softmax and bmm) instead.
+    """
+    from reprocheck.replay import replay_scenario
+
+    record, _ = replay_scenario("transformer", steps=1, trace_steps=1)
+    forward = {(e.op, e.module) for e in record.trace if e.step == 0 and e.phase == "forward"}
+    backward = {(e.op, e.module) for e in record.trace if e.phase == "backward"}
+    attention = {
+        "aten._scaled_dot_product_flash_attention_for_cpu.default",
+        "aten._safe_softmax.default",
+        "aten._softmax.default",
+    }
+    assert any(op in attention and module == "transformer.attn" for op, module in forward)
+    assert ("aten.native_layer_norm.default", "transformer.ln1") in forward
+    assert ("aten.native_layer_norm.default", "transformer.ln_f") in forward
+    assert ("aten.bernoulli_.float", "transformer.dropout") in forward
+    assert ("aten.native_layer_norm_backward.default", "transformer.ln2") in backward
+    init = {e.op for e in record.trace if e.phase == "init"}
+    assert {"aten.uniform_.default", "aten.normal_.default"} <= init  # trunc_normal_, Linear
