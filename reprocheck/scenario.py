@@ -49,7 +49,8 @@ class Scenario:
         loss: ``loss(model, batch)`` runs the forward pass and returns a scalar tensor.
         scheduler: an optional LR scheduler, stepped after every optimizer step.
         clip_grad_norm: clip the gradients' total norm to this before each optimizer step.
-        metrics: optional ``metrics(model, batch, loss) -> {name: float}`` recorded per step.
+        metrics: optional ``metrics(model, batch, loss) -> {name: float}`` recorded per step
+            (called after the optimizer step, under ``torch.no_grad``, with the loss detached).
     """
 
     model: torch.nn.Module
