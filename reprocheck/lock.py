@@ -421,6 +421,7 @@ def compile_lockfile(
     out_path = output_dir / f"{spec.name}.txt"
     old_input = in_path.read_bytes() if in_path.is_file() else None
     atomic_write_text(in_path, input_text(spec, requirements=requirements, output_dir=output_dir))
+    _readable(in_path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=output_dir)
     tmp = Path(tmp_name)
     succeeded = False
@@ -439,6 +440,7 @@ def compile_lockfile(
             timeout=timeout,
         )
         _check_portable(tmp, spec)
+        _readable(tmp)
         os.replace(tmp, out_path)
         succeeded = True
     finally:
@@ -452,6 +454,13 @@ def compile_lockfile(
                 atomic_write_text(in_path, old_input.decode("utf-8"))
     log(f"wrote {out_path}", kind="info")
     return out_path
+
+
+def _readable(path: Path) -> None:
+    """Give a new file the permissions a plain ``open()`` would (temp files are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _run_pip_compile(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -346,6 +347,18 @@ def render_markdown(matrix: Matrix) -> str:
 # --- entry point (run inside a replay environment by the nox compare session) -----------
 
 
+def _append_step_summary(markdown: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it (like ``compare``)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    except OSError as exc:
+        sys.stderr.write(f"warning: cannot append to GITHUB_STEP_SUMMARY {target}: {exc}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reprocheck.matrix``: print the matrix; exit 0, 1 (drift) or 3 (failure)."""
     parser = argparse.ArgumentParser(
@@ -373,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(render_text(matrix))
         if args.markdown is not None:
             atomic_write_text(args.markdown, render_markdown(matrix))
+        _append_step_summary(render_markdown(matrix))
         if args.json is not None:
             atomic_write_text(args.json, json.dumps(matrix.to_dict(), indent=2) + "\n")
     except ReprocheckError as exc:

@@ -198,3 +198,15 @@ def test_host_side_modules_import_no_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_main_appends_markdown_to_the_github_step_summary(
+    runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under GitHub Actions the matrix's markdown is appended to the step summary."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main([BASE, SAME, "--baseline", BASE, "--runs", str(runs)]) == 0
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier\n## reprocheck matrix")
