@@ -4,8 +4,12 @@ For every built-in scenario, in one fresh subprocess: build it under the engine'
 deterministic settings, warm up, then alternate untraced and traced steps (the engine's
 own step, per-step recording included; a traced step attaches a fresh ``OpTracer`` and
 records forward, backward and optimizer) and report the medians. Goal: traced <= 3x
-untraced. The untraced step is the reference, measured in the same process, interleaved,
-so background load hits both alike.
+untraced. The untraced step is the reference, measured in the same process, interleaved.
+
+Times are the process's CPU time with one intra-op thread: the tracer's work is serial
+Python, and on a shared 2-core machine wall time mostly measures the neighbours (and
+OpenMP spin-waiting inflates multi-threaded CPU time). ``REPROCHECK_BENCH_TRACE_WALL=1``
+measures wall time with torch's default threads instead.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ def _repeats() -> int:
 def _worker() -> None:
     import torch
 
+    wall = os.environ.get("REPROCHECK_BENCH_TRACE_WALL") == "1"
+    clock = time.perf_counter if wall else time.process_time
+    if not wall:
+        torch.set_num_threads(1)
+
     from reprocheck.engine.loop import _Loop
     from reprocheck.engine.seeding import seeded
     from reprocheck.engine.trace import OpTracer
@@ -52,15 +61,15 @@ def _worker() -> None:
             loop.step(0, None)  # warm-up: first-call allocations and optimizer state
             plain, traced, ops = [], [], 0
             for _ in range(_repeats()):
-                start = time.perf_counter()
+                start = clock()
                 loop.step(0, None)
-                plain.append(time.perf_counter() - start)
+                plain.append(clock() - start)
                 tracer = OpTracer(name)
-                start = time.perf_counter()
+                start = clock()
                 tracer.attach(loop.scenario.model)
                 loop.step(0, tracer)
                 tracer.close()
-                traced.append(time.perf_counter() - start)
+                traced.append(clock() - start)
                 ops = len(tracer.entries)
         results[name] = {
             "plain": statistics.median(plain),
@@ -79,6 +88,8 @@ def rows() -> list[Row]:
         tail = proc.stderr.strip().splitlines()[-1:]
         raise RuntimeError(f"trace benchmark worker failed: {tail}")
     results = json.loads(proc.stdout.strip().splitlines()[-1])
+    wall = os.environ.get("REPROCHECK_BENCH_TRACE_WALL") == "1"
+    how = "wall time, default threads" if wall else "CPU time, 1 thread"
     out = []
     for name, r in results.items():
         out.append(
@@ -86,7 +97,7 @@ def rows() -> list[Row]:
                 name=f"{name}: one traced step ({r['ops']} operators)",
                 value=r["traced"],
                 unit="s",
-                reference_name="the same step untraced",
+                reference_name=f"the same step untraced ({how})",
                 reference_value=r["plain"],
                 goal=f"<= {GOAL:g}x untraced",
                 ok=r["traced"] <= GOAL * r["plain"],

@@ -324,6 +324,13 @@ def current_autograd_node() -> Any:
         return None
 
 
+def autograd_node_getter() -> Any:
+    """``torch._C._current_autograd_node`` itself (to call per operator), or ``None``."""
+    import torch
+
+    return getattr(torch._C, "_current_autograd_node", None)
+
+
 def node_metadata(node: Any) -> dict[str, Any] | None:
     """The per-node ``metadata`` dict of an autograd node (torch >= 2.0), or ``None``."""
     try:

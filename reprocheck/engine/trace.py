@@ -68,6 +68,7 @@ class OpTracer:
         self._phase = "init"
         self._active = False
         self._paused = False
+        self._node_getter: Any = None
 
     # -- public API -------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class OpTracer:
             raise RuntimeError("OpTracer.recording blocks cannot be nested")
         self._step, self._phase = step, phase
         self._frames.clear()
+        self._node_getter = _compat.autograd_node_getter()
         if base is None:  # pragma: no cover - no dispatch modes: an empty trace
             yield
             return
@@ -184,7 +186,7 @@ class OpTracer:
     def _module_for(self, args: Any, kwargs: Any) -> str:
         if self._frames:
             return self._frames[-1][0]
-        node = _compat.current_autograd_node()
+        node = None if self._node_getter is None else self._node_getter()
         if node is not None:
             metadata = _compat.node_metadata(node)
             tag = None if metadata is None else metadata.get(_TAG)
@@ -196,9 +198,13 @@ class OpTracer:
     def _param_owner(self, args: Any, kwargs: Any) -> str:
         # Optimizer operators run on parameters outside any module: name the module that
         # owns them when they all belong to one.
-        owners = {self._param_module.get(id(t)) for t in _tensors((args, kwargs))}
-        owners.discard(None)
-        return owners.pop() if len(owners) == 1 else ""  # type: ignore[return-value]
+        owners: set[str] = set()
+        for arg in (*args, *kwargs.values()):
+            for t in arg if isinstance(arg, (list, tuple)) else (arg,):
+                owner = self._param_module.get(id(t))
+                if owner is not None:
+                    owners.add(owner)
+        return owners.pop() if len(owners) == 1 else ""
 
     # -- recording ----------------------------------------------------------------------
 
@@ -262,6 +268,10 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     """Tensors in ``value`` (a tensor, or nested tuples/lists/dicts), in order."""
     import torch
 
+    if isinstance(value, torch.Tensor):  # the common cases first: this runs per operator
+        return [value]
+    if value is None:
+        return []
     found: list[torch.Tensor] = []
     todo = [value]
     while todo:
