@@ -211,6 +211,7 @@ class Matrix:
             "baseline": self.baseline,
             "exit_code": self.exit_code,
             "summary": self.verdict_line,
+            "lines": {c.env: _env_line(c) for c in self.cells},
             "environments": [c.to_dict() for c in self.cells],
         }
 

@@ -21,6 +21,7 @@ so a host with just nox (and uv) installed can run the matrix.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -221,15 +222,20 @@ def _install(env: str, lock: Lockfile, argv: list[str]) -> None:
     """Run an installer, streaming its progress; on failure name the pin to blame."""
     print("$", " ".join(argv), file=sys.stderr, flush=True)
     lines: list[str] = []
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    )
-    for line in process.stdout or ():
-        lines.append(line.rstrip())
-        if "is ignored: it is neither a file nor a directory" not in line:
-            sys.stderr.write(f"  {line}")
-            sys.stderr.flush()
-    if process.wait() == 0:
+    try:
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as process:
+            for line in process.stdout or ():
+                lines.append(line.rstrip())
+                if "is ignored: it is neither a file nor a directory" not in line:
+                    sys.stderr.write(f"  {line}")
+                    sys.stderr.flush()
+    except OSError as exc:
+        raise _BuildFailed(
+            f"cannot build environment {env!r}: cannot run {argv[0]}: {exc}"
+        ) from None
+    if process.returncode == 0:
         return
     text = "\n".join(lines)
     pins = [
@@ -310,11 +316,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError:
         fresh = False
     if fresh:
-        import json
-
         try:
-            return int(json.loads(result.read_text(encoding="utf-8"))["exit_code"])
-        except (OSError, ValueError, KeyError, TypeError):
+            data = json.loads(result.read_text(encoding="utf-8"))
+            lines = data["lines"]
+            width = max(len(env) for env in lines)
+            # Repeat the verdicts after nox's session summary: the last thing on screen.
+            print(f"\nreprocheck: every environment against {data['baseline']}")
+            for env, line in lines.items():
+                print(f"  {env.ljust(width)}  {line}")
+            print(data["summary"])
+            return int(data["exit_code"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return _EXIT_ENV_FAILURE
     # No matrix this time: nox failed before comparing (or was interrupted).
     return code if code in (0, 130) else _EXIT_ENV_FAILURE

@@ -116,6 +116,7 @@ def test_unbuildable_environment_makes_the_matrix_exit_3(project: Project) -> No
     output = project.first.stdout + project.first.stderr
     assert "cannot build environment 'torch-9.9.9'" in output
     assert "torch==9.9.9" in output
+    assert project.first.stdout.splitlines()[-1].startswith("matrix verdict: environment failure")
 
 
 def test_other_environments_are_still_replayed_and_compared(project: Project) -> None:
