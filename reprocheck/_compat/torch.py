@@ -8,6 +8,7 @@ Sections are owned by feature areas; add to your section, keep each function sma
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = ["torch_module"]
@@ -255,8 +256,9 @@ def needs_cublas_workspace_config() -> bool:
 
 def torch_version_tuple() -> tuple[int, int]:
     """``(major, minor)`` of the installed torch."""
-    version = str(torch_module().__version__).split("+")[0].split(".")
-    return int(version[0]), int(version[1])
+    # "2.13.0+cpu", "2.6.0a0+git1234", "2.10.0.dev20250101": only the leading digits count.
+    found = re.match(r"(\d+)\.(\d+)", str(torch_module().__version__))
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 # ATen reduces fewer than 32768 elements (at::internal::GRAIN_SIZE) serially.

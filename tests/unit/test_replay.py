@@ -265,3 +265,21 @@ def test_failed_scenario_leaves_no_run(tmp_path: Path, user_module: str) -> None
         run_scenarios(["mlp", f"{user_module}:loss_raises"], out, steps=1, trace_steps=0)
     assert not out.exists()
     assert not list(tmp_path.glob(".run.partial-*"))
+
+
+def test_norms_do_not_depend_on_the_thread_count() -> None:
+    """Recorded norms of a large tensor are the same bits with 1 and 2 threads."""
+    from reprocheck._compat.torch import norms_float64
+
+    tensors = [torch.randn(300, 257, generator=torch.Generator().manual_seed(0)), torch.ones(5)]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = norms_float64(tensors)
+        torch.set_num_threads(2)
+        two = norms_float64(tensors)
+    finally:
+        torch.set_num_threads(threads)
+    assert one == two
+    assert one[0] == pytest.approx(float(tensors[0].double().norm()), rel=1e-12)
+    assert one[1] == pytest.approx(5**0.5)
