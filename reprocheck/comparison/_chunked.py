@@ -141,7 +141,15 @@ class Accumulator:
         self.pending: list[torch.Tensor] = []
         self.pending_n = 0
         self.histogram: torch.Tensor | None = None
-        self.wide = torch.complex128 if kind == "complex" else torch.float64
+        # Working precision for the reported errors: float32 for 8/16/32-bit floats (a
+        # few ULP of rounding in a reported maximum is immaterial, and it halves the
+        # memory traffic), float64 for float64 and integers, complex128 for complex.
+        if kind == "complex":
+            self.wide = torch.complex128
+        elif kind == "float" and baseline.element_size() <= 4:
+            self.wide = torch.float32
+        else:
+            self.wide = torch.float64
 
     def bits_equal(self) -> bool:
         """Whether every bit pattern matches (the fast path: one pass, no temporaries)."""
@@ -247,6 +255,12 @@ class Accumulator:
             setattr(self, f"max_{name}", value)
             setattr(self, f"max_{name}_at", start + pos)
 
+    def _atol_in(self, dtype: torch.dtype) -> float:
+        """atol as a tensor of ``dtype`` holds it (what isclose adds in that dtype)."""
+        import torch
+
+        return float(torch.tensor(self.tol.atol, dtype=dtype))
+
     def _finite_floats(
         self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
     ) -> bool:
@@ -257,31 +271,43 @@ class Accumulator:
         """
         import torch
 
-        work = torch.float64 if b.element_size() == 8 else torch.float32
+        work = self.wide  # the same working precision as the general path
         b_w = b.to(work)
         abs_err = torch.sub(c.to(work), b_w).abs_()
         top = float(abs_err.amax())  # NaN propagates: a finite max means no NaN/Inf
-        if not math.isfinite(top):
+        if not math.isfinite(top) or (top == 0 and idx is None):
+            # NaN/Inf, or only +0 vs -0 differences in a whole chunk, where argmax would
+            # name an equal element: the general path, on the differing elements.
             return False
         # torch.isclose's arithmetic, op for op in the tensor's own dtype, so the decision
         # is assert_close's bit for bit; everything is finite, so its NaN/Inf cases vanish.
-        err = abs_err if b.dtype == work else torch.sub(c, b).abs_()
-        allowed = torch.mul(b, self.tol.rtol).abs_().add_(self.tol.atol)
-        close = err <= allowed
-        if b.dtype != work:  # a half-precision difference can overflow to Inf: not close
-            close &= err.isfinite()
-        self.n_exceed += b.numel() - int(close.count_nonzero())
+        # Shortcut: where abs_err is isclose's own error (float32/64), an error no larger
+        # than atol (as that dtype holds it) is within every element's allowance.
+        if b.dtype != work or top > self._atol_in(work):
+            err = abs_err if b.dtype == work else torch.sub(c, b).abs_()
+            allowed = torch.mul(b, self.tol.rtol).abs_().add_(self.tol.atol)
+            close = err <= allowed
+            if b.dtype != work:  # a half-precision difference can overflow to Inf: not close
+                close &= err.isfinite()
+            self.n_exceed += b.numel() - int(close.count_nonzero())
         self._note_max("abs", abs_err, start, idx, top)
-        rel_err = abs_err.div_(b_w.abs()).nan_to_num_(nan=0.0, posinf=math.inf)  # 0/0: ±0
-        self._note_max("rel", rel_err, start, idx)
-        # ULP: same-sign pairs subtract exactly in their own integer width.
+        rel_err = abs_err.div_(b_w.abs())
+        rel_top = float(rel_err.amax())
+        if math.isnan(rel_top):  # 0/0 from +0 vs -0: no relative error
+            rel_err.nan_to_num_(nan=0.0, posinf=math.inf)
+            rel_top = float(rel_err.amax())
+        self._note_max("rel", rel_err, start, idx, rel_top)
+        # ULP: same-sign pairs subtract exactly in their own integer width. Opposite signs
+        # (which may overflow there) imply a relative error >= 1, or +0 vs -0, whose
+        # difference is the most negative integer: recompute those pairs in int64.
         b_bits, c_bits = _bits(b, "float"), _bits(c, "float")
         dist = torch.sub(c_bits, b_bits).abs_()
-        opposite = (b_bits ^ c_bits) < 0
-        if bool(opposite.any()):
-            dist = dist.to(torch.int64)
-            where = opposite.nonzero().squeeze(1)
-            dist[where] = ulp_from_bits(b_bits[where], c_bits[where])
+        if rel_top >= 1 or int(dist.amin()) < 0:
+            opposite = (b_bits ^ c_bits) < 0
+            if bool(opposite.any()):
+                dist = dist.to(torch.int64)
+                where = opposite.nonzero().squeeze(1)
+                dist[where] = ulp_from_bits(b_bits[where], c_bits[where])
         self.ulp_max = max(self.ulp_max, int(dist.max()))
         self._add_ulps(dist)
         return True
