@@ -320,3 +320,39 @@ def test_builtin_transformer_first_step_lists_attention_layer_norm_and_dropout()
     assert ("aten.native_layer_norm_backward.default", "transformer.ln2") in backward
     init = {e.op for e in record.trace if e.phase == "init"}
     assert {"aten.uniform_.default", "aten.normal_.default"} <= init  # trunc_normal_, Linear
+
+
+class Outer(torch.nn.Module):
+    """A parent that computes before and after its child, to test the graph walk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.inner(torch.sigmoid(x * 3)))
+
+
+def test_backward_of_parent_ops_around_a_child_stays_with_the_parent() -> None:
+    """The parent's own ops before and after its child keep the parent's path in backward."""
+    model = Outer()
+    x = torch.randn(2, 4, requires_grad=True)
+    tracer = OpTracer("o")
+    tracer.attach(model)
+    with tracer.recording(0, "forward"):
+        loss = model(x).sum()
+    with tracer.recording(0, "backward"):
+        loss.backward()
+    tracer.close()
+    backward = {(e.op, e.module) for e in tracer.entries if e.phase == "backward"}
+    assert ("aten.tanh_backward.default", "o") in backward
+    assert ("aten.sigmoid_backward.default", "o") in backward
+    assert ("aten.mm.default", "o.inner") in backward
+    # x * 3 runs in the parent before the child: its backward is the parent's, not the
+    # child's (the walk from the child's output stops at the child's inputs).
+    mul = [
+        e.module for e in tracer.entries if e.phase == "backward" and e.op.startswith("aten.mul")
+    ]
+    assert mul == ["o"]
+    forward = [(e.op, e.module) for e in tracer.entries if e.phase == "forward"]
+    assert forward[-1] == ("aten.sum.default", "")
