@@ -13,21 +13,61 @@ from reprocheck.errors import ReprocheckError
 from reprocheck.scenario import Scenario, ScenarioContext
 
 if TYPE_CHECKING:
+    from reprocheck.check import check_against
+    from reprocheck.comparison import (
+        ComparisonResult,
+        Policy,
+        Tolerance,
+        compare,
+        load_policy,
+        render,
+    )
+    from reprocheck.determinism import DeterminismResult, check_determinism
     from reprocheck.environment import Fingerprint, fingerprint
+    from reprocheck.replay import load_scenario, replay_scenario, run_scenarios
+    from reprocheck.store import Run, load_run
 
 __all__ = [
+    "ComparisonResult",
+    "DeterminismResult",
     "Fingerprint",
+    "Policy",
     "ReprocheckError",
+    "Run",
     "Scenario",
     "ScenarioContext",
+    "Tolerance",
     "__version__",
+    "check_against",
+    "check_determinism",
+    "compare",
     "fingerprint",
+    "load_policy",
+    "load_run",
+    "load_scenario",
+    "render",
+    "replay_scenario",
+    "run_scenarios",
 ]
 
 # name -> module that defines it; resolved on first access (PEP 562).
 _LAZY: dict[str, str] = {
     "Fingerprint": "reprocheck.environment",
     "fingerprint": "reprocheck.environment",
+    "ComparisonResult": "reprocheck.comparison",
+    "Policy": "reprocheck.comparison",
+    "Tolerance": "reprocheck.comparison",
+    "compare": "reprocheck.comparison",
+    "load_policy": "reprocheck.comparison",
+    "render": "reprocheck.comparison",
+    "check_against": "reprocheck.check",
+    "DeterminismResult": "reprocheck.determinism",
+    "check_determinism": "reprocheck.determinism",
+    "load_scenario": "reprocheck.replay",
+    "replay_scenario": "reprocheck.replay",
+    "run_scenarios": "reprocheck.replay",
+    "Run": "reprocheck.store",
+    "load_run": "reprocheck.store",
 }
 
 

@@ -46,3 +46,19 @@ def test_subcommand_help_does_not_import_torch(command: str) -> None:
 def test_import_reprocheck_does_not_import_torch() -> None:
     """`import reprocheck` stays light; torch loads on first use of the API."""
     assert _loaded_after("import reprocheck") == ""
+
+
+def test_every_public_name_resolves() -> None:
+    """Every name in reprocheck.__all__ is importable through the lazy loader."""
+    import reprocheck
+
+    for name in reprocheck.__all__:
+        assert getattr(reprocheck, name) is not None, name
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    """A misspelt API name fails like any module attribute would."""
+    import reprocheck
+
+    with pytest.raises(AttributeError, match="no attribute 'comapre'"):
+        _ = reprocheck.comapre  # type: ignore[attr-defined]
