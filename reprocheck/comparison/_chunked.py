@@ -138,6 +138,7 @@ class Accumulator:
         # their log2 bucket's lower bound). Kept as values while few, folded into a
         # histogram past _PENDING_CAP so memory stays bounded on huge tensors.
         self.ulp_zeros = 0
+        self.dense = True  # start by examining whole chunks; the first chunk corrects it
         self.pending: list[torch.Tensor] = []
         self.pending_n = 0
         self.histogram: torch.Tensor | None = None
@@ -158,32 +159,43 @@ class Accumulator:
         return bool(torch.equal(self.b_bits, self.c_bits))
 
     def add_chunk(self, start: int, stop: int) -> None:
-        """Fold elements ``[start, stop)`` into the statistics."""
+        """Fold elements ``[start, stop)`` into the statistics.
+
+        Two strategies, chosen by how the previous chunk looked: where most elements
+        differ, examine the whole chunk at once (equal elements add zeros everywhere);
+        where few do, gather the differing ones by index first.
+        """
         size = stop - start
+        b, c = self.b[start:stop], self.c[start:stop]
+        fast = self.kind == "float" and b.element_size() > 1
+        if fast and self.dense:
+            count = self._finite_floats(b, c, start=start, idx=None)
+            if count is not None:
+                self.n_diff += count
+                self.dense = count > size // 4
+                return
         differs = self.b_bits[start:stop] != self.c_bits[start:stop]
         if self.kind == "complex":
             differs = differs.any(dim=1)
-        count = int(differs.count_nonzero())
+        idx = differs.nonzero().squeeze(1)
+        count = idx.numel()
         if count == 0:
             self.ulp_zeros += size  # equal elements are 0 ULP apart
             return
-        self.n_diff += count
-        b, c = self.b[start:stop], self.c[start:stop]
-        fast = self.kind == "float" and b.element_size() > 1
-        if fast and count > size // 4:
-            # Mostly differing: examining the whole chunk (equal elements add zeros
-            # everywhere) is cheaper than gathering.
-            if self._finite_floats(b, c, start=start, idx=None):
+        if fast and not self.dense and count > size // 4:
+            self.dense = True
+            whole = self._finite_floats(b, c, start=start, idx=None)
+            if whole is not None:
+                self.n_diff += whole
                 return
-            fast = False  # a NaN or Inf: the general path, on the differing elements
-        idx = None
-        if count < size:
-            idx = differs.nonzero().squeeze(1)
-            b, c = b.index_select(0, idx), c.index_select(0, idx)
+        self.n_diff += count
         self.ulp_zeros += size - count
-        if fast and self._finite_floats(b, c, start=start, idx=idx):
+        if count < size:
+            b, c = b.index_select(0, idx), c.index_select(0, idx)
+        where = None if count == size else idx
+        if fast and self._finite_floats(b, c, start=start, idx=where) is not None:
             return
-        self._general(b, c, start=start, idx=idx)
+        self._general(b, c, start=start, idx=where)
 
     def _general(
         self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
@@ -263,11 +275,12 @@ class Accumulator:
 
     def _finite_floats(
         self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
-    ) -> bool:
+    ) -> int | None:
         """The common case, in few passes: real floats, no NaN or Inf on either side.
 
-        Returns False, having changed nothing, when a NaN or Inf (or an overflowing
-        difference) needs the general path.
+        Returns how many of the examined elements differ bitwise, or None, having changed
+        nothing, when a NaN or Inf (or an overflowing difference, or a whole chunk whose
+        only differences are +0 vs -0) needs the general path.
         """
         import torch
 
@@ -276,9 +289,9 @@ class Accumulator:
         abs_err = torch.sub(c.to(work), b_w).abs_()
         top = float(abs_err.amax())  # NaN propagates: a finite max means no NaN/Inf
         if not math.isfinite(top) or (top == 0 and idx is None):
-            # NaN/Inf, or only +0 vs -0 differences in a whole chunk, where argmax would
-            # name an equal element: the general path, on the differing elements.
-            return False
+            # NaN/Inf, or only +0 vs -0 differences (or none) in a whole chunk, where
+            # argmax would name an equal element: the general path, on the differing ones.
+            return None
         # torch.isclose's arithmetic, op for op in the tensor's own dtype, so the decision
         # is assert_close's bit for bit; everything is finite, so its NaN/Inf cases vanish.
         # Shortcut: where abs_err is isclose's own error (float32/64), an error no larger
@@ -302,6 +315,9 @@ class Accumulator:
         # difference is the most negative integer: recompute those pairs in int64.
         b_bits, c_bits = _bits(b, "float"), _bits(c, "float")
         dist = torch.sub(c_bits, b_bits).abs_()
+        # Nonzero exactly where the bits differ (wrapping keeps it so; |INT_MIN| stays
+        # nonzero): the count of differing elements, without a separate comparison.
+        differing = b.numel() if idx is not None else int(dist.count_nonzero())
         if rel_top >= 1 or int(dist.amin()) < 0:
             opposite = (b_bits ^ c_bits) < 0
             if bool(opposite.any()):
@@ -310,7 +326,7 @@ class Accumulator:
                 dist[where] = ulp_from_bits(b_bits[where], c_bits[where])
         self.ulp_max = max(self.ulp_max, int(dist.max()))
         self._add_ulps(dist)
-        return True
+        return differing
 
     def _ulps(
         self,
