@@ -312,12 +312,16 @@ def _bits(value: float | None) -> bytes | None:
 def _tensor_difference(
     a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]
 ) -> Difference | None:
-    from reprocheck.engine.digest import tensor_digest
+    # Byte for byte, not by digest: the final tensors are the last word.
+    from reprocheck.engine.digest import tensor_bytes
 
     for key in [*a, *(k for k in b if k not in a)]:
         if key not in a or key not in b:
             return Difference(None, "final", "tensor", key, detail="missing on one side")
-        if tensor_digest(a[key]) != tensor_digest(b[key]):
+        ta, tb = a[key], b[key]
+        if (ta.dtype, ta.shape) != (tb.dtype, tb.shape):
+            return Difference(None, "final", "tensor", key, detail="dtype or shape differs")
+        if tensor_bytes(ta) != tensor_bytes(tb):
             return Difference(None, "final", "tensor", key, detail="contents differ")
     return None
 
