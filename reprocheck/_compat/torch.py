@@ -296,25 +296,12 @@ def dispatch_mode_base() -> type[Any] | None:
     return TorchDispatchMode
 
 
-def current_autograd_node() -> Any:
-    """The autograd node the backward engine is running now, or ``None``.
-
-    ``torch._C._current_autograd_node`` is private (torch >= 2.0); without it, backward
-    operators simply get no module path.
-    """
-    import torch
-
-    getter = getattr(torch._C, "_current_autograd_node", None)
-    if getter is None:  # pragma: no cover - absent only on very old torch
-        return None
-    try:
-        return getter()
-    except RuntimeError:  # pragma: no cover - defensive: outside the engine on some builds
-        return None
-
-
 def autograd_node_getter() -> Any:
-    """``torch._C._current_autograd_node`` itself (to call per operator), or ``None``."""
+    """``torch._C._current_autograd_node`` (to call per operator), or ``None`` without it.
+
+    The function is private (torch >= 2.0): called during backward it returns the
+    autograd node being run; without it, backward operators get no module path.
+    """
     import torch
 
     return getattr(torch._C, "_current_autograd_node", None)
