@@ -4,9 +4,10 @@ Rules (docs/tolerances.md explains them for users):
 
 * Bitwise first: two tensors are ``equal`` when their bit patterns are identical, so NaN
   with the same payload is equal and ``+0`` vs ``-0`` is a difference (within any tolerance).
-* Otherwise an element is within tolerance by torch.testing's rule, computed by
-  ``torch.isclose(candidate, baseline, rtol, atol, equal_nan=True)`` in the tensor's own
-  dtype, so the decision is exactly ``torch.testing.assert_close``'s.
+* Otherwise an element is within tolerance by torch.testing's rule,
+  ``|candidate - baseline| <= atol + rtol * |baseline|``, evaluated as
+  ``torch.isclose(candidate, baseline, rtol, atol, equal_nan=True)`` does, in the tensor's
+  own dtype, so the decision is exactly ``torch.testing.assert_close``'s (float8: in float32).
 * NaN on one side only, or a finite baseline where the candidate is infinite, is always
   drift (status ``nan_mismatch``), whatever the tolerance. NaN on both sides is fine.
   Infinities must match exactly (an infinite baseline is never "close" to anything else).
@@ -21,7 +22,9 @@ where both are NaN it is 0. Distances saturate at ``2**63 - 1`` (float64 across 
 
 Large tensors are processed in chunks of :data:`CHUNK` elements so temporaries stay
 bounded; ULP quantiles come from a histogram (exact below :data:`ULP_EXACT_LIMIT`, log2
-buckets above, where the quantile reported is the bucket's lower bound).
+buckets above, where the quantile reported is the bucket's lower bound). Reported errors
+(``max_abs``, ``max_rel``) are computed in float32 for 8/16/32-bit floats and in float64
+for float64 and integers; metrics (:func:`compare_scalars`) in float64.
 """
 
 from __future__ import annotations
@@ -87,10 +90,12 @@ class TensorDiff:
 
     ``n_diff`` counts bitwise-differing elements, ``n_exceed`` those outside tolerance
     (NaN/Inf mismatches included, like torch.testing's "Mismatched elements"). ``max_abs``
-    and ``max_rel`` are taken over elements where neither side is NaN (float64 maths);
-    their indices are the first position of the maximum, or None when nothing comparable
-    differs. The ULP statistics cover ALL elements (equal ones count as 0) except the
-    positions where exactly one side is NaN; they are None for non-float dtypes.
+    and ``max_rel`` are taken over elements where neither side is NaN (see the module
+    docstring for their precision); ``max_rel`` is ``inf`` where the baseline is 0 and the
+    candidate is not. Their indices are the first position of the maximum, or None when
+    nothing comparable differs. The ULP statistics cover ALL elements (equal ones count
+    as 0) except the positions where exactly one side is NaN; they are None for non-float
+    dtypes (integers, bool, complex).
     """
 
     key: str
