@@ -32,7 +32,7 @@ from _bench import Row
 
 TOTAL_MIB = int(os.environ.get("REPROCHECK_BENCH_COMPARE_MIB", "1024"))
 N_TENSORS = 4
-REPEATS = 3
+REPEATS = int(os.environ.get("REPROCHECK_BENCH_REPEAT", "3"))  # run.py --repeat sets it
 PAIRS = ("same", "sparse", "dense")
 # One intra-op thread for every worker: on a shared machine OpenMP threads that wait for a
 # descheduled sibling make timings swing tenfold. Floor, ours and the peer all run alike.

@@ -104,6 +104,21 @@ def _bits(t: torch.Tensor, kind: str) -> torch.Tensor:
     return t.view(int_dtype(t.element_size()))
 
 
+def _positions(flags: torch.Tensor) -> torch.Tensor:
+    """Indices of the True entries of a 1-D bool tensor (``flags.nonzero()``, faster).
+
+    Differences are usually rare: scan the flags eight at a time as int64 words, then
+    look inside the nonzero words only.
+    """
+    import torch
+
+    if flags.numel() % 8:
+        return flags.nonzero().squeeze(1)
+    words = flags.view(torch.int64).nonzero().squeeze(1)
+    inside = flags.view(-1, 8).index_select(0, words).nonzero()
+    return words[inside[:, 0]] * 8 + inside[:, 1]
+
+
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     index: list[int] = []
     for size in reversed(shape):
@@ -177,7 +192,7 @@ class Accumulator:
         differs = self.b_bits[start:stop] != self.c_bits[start:stop]
         if self.kind == "complex":
             differs = differs.any(dim=1)
-        idx = differs.nonzero().squeeze(1)
+        idx = _positions(differs)
         count = idx.numel()
         if count == 0:
             self.ulp_zeros += size  # equal elements are 0 ULP apart

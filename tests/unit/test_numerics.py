@@ -448,3 +448,12 @@ def test_ulp_histogram_matches_exact_values(moves: list[int], cap: int) -> None:
             acc.add_chunk(start, min(start + 4, len(moves)))
         results.append(acc.stats((len(moves),)))
     assert results[0] == results[1]
+
+
+@given(st.lists(st.booleans(), max_size=80))
+def test_positions_of_differences_match_nonzero(flags: list[bool]) -> None:
+    """The word-at-a-time scan finds exactly nonzero()'s indices, in order."""
+    from reprocheck.comparison._chunked import _positions
+
+    tensor = torch.tensor(flags, dtype=torch.bool)
+    assert _positions(tensor).tolist() == tensor.nonzero().squeeze(1).tolist()
