@@ -16,7 +16,7 @@ import click
 from reprocheck._log import set_logger
 from reprocheck._version import __version__
 from reprocheck.cli._state import State
-from reprocheck.errors import ReprocheckError
+from reprocheck.errors import EnvironmentFailure, ReprocheckError
 
 __all__ = ["cli", "main"]
 
@@ -31,6 +31,8 @@ _COMMANDS: dict[str, str] = {
 }
 
 EXIT_INTERRUPTED = 130
+# Missing at run time means a broken environment (exit 3), not a bug in reprocheck.
+_RUNTIME_DEPENDENCIES = frozenset({"torch", "safetensors", "deepdiff", "numpy", "piptools", "nox"})
 
 
 class _LazyGroup(click.Group):
@@ -55,6 +57,17 @@ class _LazyGroup(click.Group):
         except ReprocheckError as exc:
             _report(exc)
             ctx.exit(exc.exit_code)
+        except ModuleNotFoundError as exc:
+            if exc.name not in _RUNTIME_DEPENDENCIES:
+                raise
+            _report(
+                EnvironmentFailure(
+                    f"this environment lacks {exc.name}, which reprocheck needs for this command",
+                    hint=f"Install it (e.g. `python -m pip install {exc.name}`) or run reprocheck "
+                    "inside the environment you want to check.",
+                )
+            )
+            ctx.exit(EnvironmentFailure.exit_code)
         except KeyboardInterrupt:
             click.echo("Error: interrupted.", err=True)
             ctx.exit(EXIT_INTERRUPTED)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -42,3 +45,33 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     for name in ("fingerprint", "run", "compare", "check", "determinism", "lock"):
         assert name in out.stdout
 
+
+
+def test_missing_torch_is_an_environment_failure(tmp_path: Path) -> None:
+    """A command that needs torch, run where torch cannot be imported, exits 3 with a hint."""
+    blocker = tmp_path / "torch"
+    blocker.mkdir()
+    # A package whose import fails like a missing torch would.
+    (blocker / "__init__.py").write_text("raise ModuleNotFoundError(name='torch')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "reprocheck", "run", "mlp", "--out",
+                          str(tmp_path / "run")], capture_output=True, text=True, check=False,
+                         env=env)
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.startswith("Error: this environment lacks torch")
+    assert "Hint:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_output_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Files written with -o are readable by others like any file the user creates."""
+    target = tmp_path / "fp.json"
+    result = CliRunner().invoke(cli, ["fingerprint", "--format", "json", "-o", str(target)])
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
