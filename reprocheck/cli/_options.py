@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from reprocheck._io import atomic_write_text
+from reprocheck._log import Kind, using_logger
+from reprocheck.cli._state import State
 
-__all__ = ["emit", "output_option", "progress_enabled"]
+__all__ = ["emit", "output_option", "progress_display", "progress_enabled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,3 +48,33 @@ def progress_enabled() -> bool:
     if os.environ.get("CI"):
         return False
     return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_display(state: State, *, enabled: bool) -> Iterator[None]:
+    """Show the core's progress messages on one self-updating stderr line, or drop them."""
+    shown = False
+
+    def logger(message: str, kind: Kind) -> None:
+        nonlocal shown
+        if kind == "progress":
+            if enabled:
+                sys.stderr.write(f"\r\x1b[K{message}")
+                sys.stderr.flush()
+                shown = True
+            return
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            shown = False
+        if (kind == "debug" and not state.verbose) or (kind == "info" and state.quiet):
+            return
+        prefix = "warning: " if kind == "warning" else ""
+        click.echo(f"{prefix}{message}", err=True)
+
+    try:
+        with using_logger(logger):
+            yield
+    finally:
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import emit, output_option, progress_enabled
+from reprocheck.cli._options import emit, output_option, progress_display, progress_enabled
 from reprocheck.cli._state import State
 
 __all__ = ["determinism"]
@@ -78,14 +78,13 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
 
     Exit 0 when every scenario is deterministic, 1 when one is not.
     """
-    from reprocheck.cli.run import _progress_display
     from reprocheck.determinism import check_determinism
     from reprocheck.scenarios import BUILTIN_NAMES
 
     state = state if state is not None else State()
     names = list(scenarios) or list(BUILTIN_NAMES)
     # The same one-line progress display as `reprocheck run` (none in pipes or CI).
-    with _progress_display(state, enabled=progress_enabled() and not state.quiet):
+    with progress_display(state, enabled=progress_enabled() and not state.quiet):
         results = [
             check_determinism(
                 name,

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from reprocheck._log import Kind, using_logger
-from reprocheck.cli._options import progress_enabled
+from reprocheck.cli._options import progress_display, progress_enabled
 from reprocheck.cli._state import State
 
 __all__ = ["run"]
@@ -85,7 +81,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     from reprocheck.store import load_run
 
     state = state if state is not None else State()
-    with _progress_display(state, enabled=progress_enabled() and not state.quiet):
+    with progress_display(state, enabled=progress_enabled() and not state.quiet):
         path = run_scenarios(
             list(scenarios),
             out,
@@ -105,33 +101,3 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             f"{len(record.tensors)} tensors, {record.duration_s:.2f} s"
         )
     click.echo(f"wrote {path}")
-
-
-@contextlib.contextmanager
-def _progress_display(state: State, *, enabled: bool) -> Iterator[None]:
-    """Show the core's progress messages on one self-updating stderr line, or drop them."""
-    shown = False
-
-    def logger(message: str, kind: Kind) -> None:
-        nonlocal shown
-        if kind == "progress":
-            if enabled:
-                sys.stderr.write(f"\r\x1b[K{message}")
-                sys.stderr.flush()
-                shown = True
-            return
-        if shown:
-            sys.stderr.write("\r\x1b[K")
-            shown = False
-        if (kind == "debug" and not state.verbose) or (kind == "info" and state.quiet):
-            return
-        prefix = "warning: " if kind == "warning" else ""
-        click.echo(f"{prefix}{message}", err=True)
-
-    try:
-        with using_logger(logger):
-            yield
-    finally:
-        if shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
