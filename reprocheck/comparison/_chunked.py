@@ -385,8 +385,12 @@ class Accumulator:
             large = values >= ULP_EXACT_LIMIT
             slots = values.clone()
             slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
-        counts = torch.bincount(slots, minlength=ULP_EXACT_LIMIT + len(_BUCKET_LOW))
-        self.histogram = counts if self.histogram is None else self.histogram + counts
+        if self.histogram is None:
+            size = ULP_EXACT_LIMIT + len(_BUCKET_LOW)
+            self.histogram = torch.zeros(size, dtype=torch.int64, device=values.device)
+        # No minlength: distances are usually small, so the counts are short.
+        counts = torch.bincount(slots)
+        self.histogram[: counts.numel()] += counts
 
     def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
         """numpy's default ("linear") quantiles of all ULP distances, zeros included."""
