@@ -10,113 +10,29 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
+from reprocheck.comparison._bits import (
+    BUCKET_LOW,
+    ULP_EXACT_LIMIT,
+    bits_of,
+    lowered,
+    positions,
+    torch_cat,
+    ulp_from_bits,
+)
+
 if TYPE_CHECKING:
     import torch
 
     from reprocheck.comparison.policy import Tolerance
 
-__all__ = ["CHUNK", "INT64_MAX", "ULP_EXACT_LIMIT", "Accumulator", "int_dtype", "ulp_from_bits"]
+__all__ = ["CHUNK", "Accumulator"]
 
-# Small enough that a chunk's float64 temporaries stay in cache.
+# Small enough that a chunk's temporaries stay in cache.
 CHUNK = 1 << 18
-ULP_EXACT_LIMIT = 1 << 16
-INT64_MAX = (1 << 63) - 1
-# Log2 buckets above the exact range: bucket k holds [2**(16+k), 2**(17+k)); the last
-# one is open-ended.
-_BUCKET_LOW = tuple(1 << e for e in range(16, 63))
 # Few ULP distances are kept as values (exact quantiles, no 64K-slot histogram for a small
 # tensor); many go straight into the histogram so memory stays bounded.
 _PENDING_CAP = 1 << 16
 _DIRECT = 1 << 12
-
-
-def int_dtype(itemsize: int) -> torch.dtype:
-    """The signed integer dtype with ``itemsize`` bytes (a bit view of a float)."""
-    import torch
-
-    return {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[itemsize]
-
-
-def isnan(t: torch.Tensor) -> torch.Tensor:
-    """``t.isnan()``, also for float8 (which lacks the kernel on some versions)."""
-    return (t.float() if t.is_floating_point() and t.element_size() == 1 else t).isnan()
-
-
-def _ordered(bits: torch.Tensor) -> torch.Tensor:
-    """Float bits (a signed int view) -> int64 ordered like the floats; +0 and -0 -> 0."""
-    import torch
-
-    width = 8 * bits.element_size()
-    wide = bits.to(torch.int64)
-    if width == 64:  # handled by ulp_from_bits without negation (it could overflow)
-        return wide
-    # A negative float's bits read as -2**(w-1) + magnitude; its ordered value is -magnitude.
-    return torch.where(wide < 0, wide.add(1 << (width - 1)).neg_(), wide)
-
-
-def ulp_from_bits(a_bits: torch.Tensor, b_bits: torch.Tensor) -> torch.Tensor:
-    """Elementwise ULP distance (int64) of two same-width signed-integer views of floats.
-
-    NaN patterns are not special here: callers mask NaN positions.
-    """
-    import torch
-
-    if a_bits.element_size() < 8:
-        return (_ordered(a_bits) - _ordered(b_bits)).abs_()
-    magnitude_mask = INT64_MAX
-    a_mag = a_bits & magnitude_mask
-    b_mag = b_bits & magnitude_mask
-    same_sign = (a_bits < 0) == (b_bits < 0)
-    # Across zero the distance is the sum of both magnitudes, which can overflow int64
-    # (it wraps negative): saturate.
-    dist = torch.where(same_sign, (a_mag - b_mag).abs(), a_mag + b_mag)
-    return torch.where(dist < 0, torch.full_like(dist, INT64_MAX), dist)
-
-
-def torch_cat(parts: list[torch.Tensor]) -> torch.Tensor:
-    """``torch.cat`` (imported lazily)."""
-    import torch
-
-    return torch.cat(parts)
-
-
-def _lowered(values: torch.Tensor) -> torch.Tensor:
-    """Distances from 2**16 up replaced by their log2 bucket's lower bound."""
-    import torch
-
-    large = values >= ULP_EXACT_LIMIT
-    if not bool(large.any()):
-        return values
-    low = torch.tensor(_BUCKET_LOW, dtype=torch.int64)
-    out = values.clone()
-    out[large] = low[torch.bucketize(values[large], low, right=True) - 1]
-    return out
-
-
-def _bits(t: torch.Tensor, kind: str) -> torch.Tensor:
-    import torch
-
-    if kind == "exact":
-        return t
-    if kind == "complex":
-        real = torch.view_as_real(t)
-        return real.view(int_dtype(real.element_size()))
-    return t.view(int_dtype(t.element_size()))
-
-
-def _positions(flags: torch.Tensor) -> torch.Tensor:
-    """Indices of the True entries of a 1-D bool tensor (``flags.nonzero()``, faster).
-
-    Differences are usually rare: scan the flags eight at a time as int64 words, then
-    look inside the nonzero words only.
-    """
-    import torch
-
-    if flags.numel() % 8:
-        return flags.nonzero().squeeze(1)
-    words = flags.view(torch.int64).nonzero().squeeze(1)
-    inside = flags.view(-1, 8).index_select(0, words).nonzero()
-    return words[inside[:, 0]] * 8 + inside[:, 1]
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -143,17 +59,18 @@ class Accumulator:
 
         self.pending_cap = pending_cap
         self.b, self.c, self.kind, self.tol = baseline, candidate, kind, tolerance
-        self.b_bits, self.c_bits = _bits(baseline, kind), _bits(candidate, kind)
+        self.b_bits, self.c_bits = bits_of(baseline, kind), bits_of(candidate, kind)
         self.numel = baseline.numel()
         self.n_diff = self.n_exceed = self.nan_mismatch = 0
         self.max_abs = self.max_rel = -1.0
         self.max_abs_at = self.max_rel_at = -1
         self.ulp_max = 0
-        # ULP distances of differing elements, "lowered" (values from 2**16 up replaced by
-        # their log2 bucket's lower bound). Kept as values while few, folded into a
-        # histogram past _PENDING_CAP so memory stays bounded on huge tensors.
-        self.ulp_zeros = 0
         self.dense = True  # start by examining whole chunks; the first chunk corrects it
+        self.atol_work: float | None = None
+        # ULP distances: equal elements are counted in ulp_zeros; few distances are kept
+        # as values (pending: exact quantiles, cheap for small tensors), many are counted
+        # into a histogram (slot v below 2**16, then log2 buckets) so memory stays bounded.
+        self.ulp_zeros = 0
         self.pending: list[torch.Tensor] = []
         self.pending_n = 0
         self.histogram: torch.Tensor | None = None
@@ -192,7 +109,7 @@ class Accumulator:
         differs = self.b_bits[start:stop] != self.c_bits[start:stop]
         if self.kind == "complex":
             differs = differs.any(dim=1)
-        idx = _positions(differs)
+        idx = positions(differs)
         count = idx.numel()
         if count == 0:
             self.ulp_zeros += size  # equal elements are 0 ULP apart
@@ -219,7 +136,7 @@ class Accumulator:
         import torch
 
         count = b.numel()
-        b_bits, c_bits = _bits(b, self.kind), _bits(c, self.kind)
+        b_bits, c_bits = bits_of(b, self.kind), bits_of(c, self.kind)
         if self.kind == "float" and b.element_size() == 1:
             # float8 lacks most kernels; float32 holds every float8 value exactly.
             b, c = b.float(), c.float()
@@ -286,7 +203,9 @@ class Accumulator:
         """atol as a tensor of ``dtype`` holds it (what isclose adds in that dtype)."""
         import torch
 
-        return float(torch.tensor(self.tol.atol, dtype=dtype))
+        if self.atol_work is None:
+            self.atol_work = float(torch.tensor(self.tol.atol, dtype=dtype))
+        return self.atol_work
 
     def _finite_floats(
         self, b: torch.Tensor, c: torch.Tensor, *, start: int, idx: torch.Tensor | None
@@ -328,7 +247,7 @@ class Accumulator:
         # ULP: same-sign pairs subtract exactly in their own integer width. Opposite signs
         # (which may overflow there) imply a relative error >= 1, or +0 vs -0, whose
         # difference is the most negative integer: recompute those pairs in int64.
-        b_bits, c_bits = _bits(b, "float"), _bits(c, "float")
+        b_bits, c_bits = bits_of(b, "float"), bits_of(c, "float")
         dist = torch.sub(c_bits, b_bits).abs_()
         # Nonzero exactly where the bits differ (wrapping keeps it so; |INT_MIN| stays
         # nonzero): the count of differing elements, without a separate comparison.
@@ -381,12 +300,12 @@ class Accumulator:
         slots = values
         if self.ulp_max >= ULP_EXACT_LIMIT:
             values = values.to(torch.int64)
-            low = torch.tensor(_BUCKET_LOW, dtype=torch.int64, device=values.device)
+            low = torch.tensor(BUCKET_LOW, dtype=torch.int64, device=values.device)
             large = values >= ULP_EXACT_LIMIT
             slots = values.clone()
             slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
         if self.histogram is None:
-            size = ULP_EXACT_LIMIT + len(_BUCKET_LOW)
+            size = ULP_EXACT_LIMIT + len(BUCKET_LOW)
             self.histogram = torch.zeros(size, dtype=torch.int64, device=values.device)
         # No minlength: distances are usually small, so the counts are short.
         counts = torch.bincount(slots)
@@ -401,7 +320,7 @@ class Accumulator:
         if self.histogram is None:
             total = self.ulp_zeros + self.pending_n
             if self.pending:
-                ordered = _lowered(torch.sort(torch_cat(self.pending)).values.cpu())
+                ordered = lowered(torch.sort(torch_cat(self.pending)).values.cpu())
         else:
             if self.pending:
                 self._count(torch_cat(self.pending))
@@ -416,7 +335,7 @@ class Accumulator:
             if cumulative is None:
                 return float(ordered[rank])
             slot = int(torch.searchsorted(cumulative, rank, right=True))
-            return float(slot if slot < ULP_EXACT_LIMIT else _BUCKET_LOW[slot - ULP_EXACT_LIMIT])
+            return float(slot if slot < ULP_EXACT_LIMIT else BUCKET_LOW[slot - ULP_EXACT_LIMIT])
 
         result = []
         for q in qs:

@@ -35,15 +35,8 @@ import struct
 from typing import TYPE_CHECKING, Any, Literal
 
 from reprocheck._schema import decode_float, encode_float
-from reprocheck.comparison._chunked import (
-    CHUNK,
-    INT64_MAX,
-    ULP_EXACT_LIMIT,
-    Accumulator,
-    int_dtype,
-    isnan,
-    ulp_from_bits,
-)
+from reprocheck.comparison._bits import INT64_MAX, ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
+from reprocheck.comparison._chunked import CHUNK, Accumulator
 from reprocheck.comparison.policy import EXACT, Tolerance
 
 if TYPE_CHECKING:

@@ -453,7 +453,17 @@ def test_ulp_histogram_matches_exact_values(moves: list[int], cap: int) -> None:
 @given(st.lists(st.booleans(), max_size=80))
 def test_positions_of_differences_match_nonzero(flags: list[bool]) -> None:
     """The word-at-a-time scan finds exactly nonzero()'s indices, in order."""
-    from reprocheck.comparison._chunked import _positions
+    from reprocheck.comparison._bits import positions
 
     tensor = torch.tensor(flags, dtype=torch.bool)
-    assert _positions(tensor).tolist() == tensor.nonzero().squeeze(1).tolist()
+    assert positions(tensor).tolist() == tensor.nonzero().squeeze(1).tolist()
+
+
+@pytest.mark.skipif(not hasattr(torch, "float8_e4m3fn"), reason="torch without float8")
+def test_float8_neighbours_are_one_ulp_and_exceed_exact_tolerance() -> None:
+    """float8 values one bit pattern apart are 1 ULP apart; float8 compares exactly by default."""
+    base = torch.tensor([0x38, 0x40], dtype=torch.uint8).view(torch.float8_e4m3fn)
+    cand = torch.tensor([0x39, 0x40], dtype=torch.uint8).view(torch.float8_e4m3fn)
+    assert ulp_distance(base, cand).tolist() == [1, 0]
+    diff = compare_tensors("k", base, cand, Tolerance(0.0, 0.0))
+    assert (diff.status, diff.ulp_max, diff.max_abs_index) == ("exceeds_tolerance", 1, (0,))
