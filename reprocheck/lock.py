@@ -75,6 +75,9 @@ _PINNED = re.compile(
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _HASH = re.compile(r"(?:^|\s)--hash(?:=|\s+)(\S*)")
 _OPTION = re.compile(r"\s(--?[A-Za-z][\w-]*)")
+# pip's --hash values: a hashlib algorithm pip accepts, a colon, hex digits.
+_HASH_VALUE = re.compile(r"^(?:md5|sha1|sha224|sha256|sha384|sha512):[0-9a-fA-F]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _RESOLUTION_FAILURE = (
     "No matching distribution found for",
     "Could not find a version that satisfies the requirement",
@@ -216,6 +219,7 @@ def read_lockfile(path: Path) -> Lockfile:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ArtifactError(f"lockfile {path} is not UTF-8 text", hint=hint) from None
+    _check_whole(text, path, hint)
     packages: list[LockedPackage] = []
     seen: set[str] = set()
     for number, line in _logical_lines(text):
@@ -228,7 +232,33 @@ def read_lockfile(path: Path) -> Lockfile:
         packages.append(package)
     if not packages:
         raise ArtifactError(f"lockfile {path} pins no packages", hint=hint)
+    unhashed = [p for p in packages if not p.hashes]
+    if unhashed and len(unhashed) < len(packages):
+        raise ArtifactError(
+            f"{path}:{unhashed[0].line}: {unhashed[0].name} has no --hash while other pins do "
+            "(truncated or hand-edited?)",
+            hint=hint,
+        )
     return Lockfile(path=path, sha256=hashlib.sha256(raw).hexdigest(), packages=tuple(packages))
+
+
+def _check_whole(text: str, path: Path, hint: str) -> None:
+    """Refuse text no lockfile writer produces: control bytes, or a file cut off mid-entry."""
+    control = _CONTROL.search(text)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        raise ArtifactError(
+            f"{path}:{line}: control character {control[0]!r} (binary or corrupt?)", hint=hint
+        )
+    if not text.strip():
+        return  # reported as "pins no packages"
+    # pip-compile ends every line, the last included, with a newline; a continuation
+    # backslash on the last line means the file was cut off before the entry's hashes.
+    if not text.endswith("\n"):
+        raise ArtifactError(f"lockfile {path} does not end with a newline (truncated?)", hint=hint)
+    last = _COMMENT.sub("", text.rstrip().splitlines()[-1]).rstrip()
+    if last.endswith("\\"):
+        raise ArtifactError(f"lockfile {path} ends inside a continued line (truncated?)", hint=hint)
 
 
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
@@ -278,7 +308,7 @@ def _parse_line(line: str, number: int, path: Path, hint: str) -> LockedPackage 
             f"{path}:{number}: {requirement or line!r} is not pinned as name==version", hint=hint
         )
     for value in hashes:
-        if ":" not in value:
+        if not _HASH_VALUE.match(value):
             raise ArtifactError(f"{path}:{number}: malformed hash {value!r}", hint=hint)
     return LockedPackage(
         name=match["name"],
@@ -408,13 +438,15 @@ def compile_lockfile(
     """
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
+        problem = "is not a directory" if output_dir.exists() else "does not exist"
         raise InputError(
-            f"output directory {output_dir} does not exist",
+            f"output directory {output_dir} {problem}",
             hint="Create it, or pass --output-dir.",
         )
     if requirements is not None and not Path(requirements).is_file():
+        problem = "is not a file" if Path(requirements).exists() else "does not exist"
         raise InputError(
-            f"requirements file {requirements} does not exist",
+            f"requirements file {requirements} {problem}",
             hint="Pass an existing file to --requirements, or leave it out.",
         )
     in_path = output_dir / f"{spec.name}.in"

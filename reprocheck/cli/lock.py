@@ -84,13 +84,15 @@ class _LockCommand(click.Command):
 )
 @click.option(
     "--requirements",
-    type=click.Path(dir_okay=False, path_type=Path),
+    # No dir_okay/file_okay checks here: reprocheck.lock refuses a wrong kind of path with
+    # one Error: line and a Hint: (click's own check prints a usage block).
+    type=click.Path(path_type=Path),
     default=None,
     help="Requirements to lock besides the pins (default: reprocheck's runtime requirements).",
 )
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("lockfiles"),
     show_default=True,
     help="Where the lockfiles (NAME.txt) and their inputs (NAME.in) go.",
@@ -104,7 +106,7 @@ class _LockCommand(click.Command):
     "--verify",
     "verify",
     metavar="LOCKFILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Instead of locking: check the running environment matches LOCKFILE exactly.",
 )

@@ -17,7 +17,8 @@ __all__ = ["run"]
 @click.option(
     "--out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    # No file_okay=False: the run writer refuses a file with one Error: line and a Hint:.
+    type=click.Path(path_type=Path),
     help="The run directory to create (must not exist, or be empty, unless --force).",
 )
 @click.option(
@@ -46,7 +47,7 @@ __all__ = ["run"]
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
 @click.option(
     "--lockfile",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="The lockfile this environment was built from (recorded in the fingerprint).",
 )
