@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "compare": "reprocheck.cli.compare:compare",
     "check": "reprocheck.cli.check:check",
     "lock": "reprocheck.cli.lock:lock",
+    "report": "reprocheck.cli.report:report",
 }
 
 EXIT_INTERRUPTED = 130
