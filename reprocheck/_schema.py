@@ -14,6 +14,7 @@ from reprocheck.errors import ArtifactError
 __all__ = [
     "decode_float",
     "encode_float",
+    "find_lone_surrogate",
     "req",
     "req_dict",
     "req_float",
@@ -62,7 +63,7 @@ def req_float(obj: Any, key: str, where: str) -> float:
     """A required float, written as a number or as one of "nan", "inf", "-inf"."""
     if isinstance(obj, Mapping) and isinstance(obj.get(key), str):
         return decode_float(obj[key], f"{where}: key {key!r}")
-    return float(req(obj, key, (int, float), where))
+    return decode_float(req(obj, key, (int, float), where), f"{where}: key {key!r}")
 
 
 def req_list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
@@ -89,7 +90,34 @@ def decode_float(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise ArtifactError(f"{where}: expected a number, found a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer with hundreds of digits
+            bits = int(value).bit_length()
+            raise ArtifactError(f"{where}: a {bits}-bit integer is out of range") from None
     if value in ("nan", "inf", "-inf"):
         return float(value)
     raise ArtifactError(f"{where}: expected a number, found {value!r}")
+
+
+def find_lone_surrogate(data: Any) -> str | None:
+    """The first string (key or value) in ``data`` that is not valid Unicode, else None.
+
+    JSON may spell a lone surrogate (``"\\udcff"``); Python decodes it into a string that
+    cannot be encoded again, so a report naming it would crash when printed or written.
+    Walks iteratively: a JSON value is at most as deep as the parser allowed.
+    """
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return ascii(item[:80])
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None

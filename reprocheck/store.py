@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._io import atomic_write_text
-from reprocheck._schema import req, req_list, req_str
+from reprocheck._schema import find_lone_surrogate, req, req_list, req_str
+from reprocheck._tensorfile import TensorReader, check_regular_file
 from reprocheck._version import __version__
 from reprocheck.errors import ArtifactError, InputError, SchemaVersionError
 from reprocheck.record import ScenarioRecord
@@ -42,6 +43,7 @@ __all__ = [
     "Run",
     "RunWriter",
     "TensorReader",
+    "check_fingerprint_shape",
     "dumps",
     "load_fingerprint_file",
     "load_json",
@@ -56,6 +58,11 @@ RECORD = "record.json"
 TENSORS = "tensors.safetensors"
 _MAX_JSON_BYTES = 512 * 1024 * 1024
 _SAFE_DIR = re.compile(r"[^A-Za-z0-9._-]+")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Fingerprint sections (reprocheck.environment.model.SECTIONS, named here so reading an
+# artifact does not import the capture code), and those that map names to strings.
+_FINGERPRINT_SECTIONS = ("python", "platform", "cpu", "torch", "threads", "determinism", "cuda")
+_FINGERPRINT_MAPPINGS = ("env", "packages", "package_sources")
 
 
 def dumps(data: Any) -> str:
@@ -66,8 +73,10 @@ def dumps(data: Any) -> str:
 def load_json(path: Path, what: str) -> Any:
     """Read a JSON file, turning every failure into a one-line ArtifactError."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise ArtifactError(f"{what} {path} does not exist")
+    if path.is_symlink():
+        raise ArtifactError(f"{what} {path} is a symbolic link; an artifact holds plain files only")
     if not path.is_file():
         raise ArtifactError(f"{what} {path} is not a file")
     try:
@@ -80,13 +89,20 @@ def load_json(path: Path, what: str) -> Any:
     if not raw.strip():
         raise ArtifactError(f"{what} {path} is empty")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise ArtifactError(f"{what} {path} is not UTF-8 text (corrupt?)") from None
     except (json.JSONDecodeError, ValueError) as exc:
         raise ArtifactError(f"{what} {path} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ArtifactError(f"{what} {path} nests too deeply to be ours") from None
+    # Only a surrogate escape (backslash-u D800 to DFFF) decodes into text that is not
+    # valid Unicode; look for one only when the raw bytes could spell it.
+    if _SURROGATE_ESCAPE.search(raw):
+        bad = find_lone_surrogate(data)
+        if bad is not None:
+            raise ArtifactError(f"{what} {path} holds text that is not valid Unicode: {bad}")
+    return data
 
 
 def _reject_constant(token: str) -> Any:
@@ -115,49 +131,26 @@ def load_fingerprint_file(path: Path) -> dict[str, Any]:
     """Read a file written by ``reprocheck fingerprint --format json``."""
     data = load_json(path, "fingerprint file")
     check_schema(data, FINGERPRINT_KIND, Path(path), "fingerprint file")
+    check_fingerprint_shape(data, f"fingerprint file {path}")
     return dict(data)
 
 
-class TensorReader:
-    """Lazy, read-only access to one scenario's final tensors, one tensor at a time."""
+def check_fingerprint_shape(data: Mapping[str, Any], where: str) -> None:
+    """The sections a fingerprint has must be objects; env and packages map to strings.
 
-    def __init__(self, path: Path, expected: Mapping[str, Any]) -> None:
-        from safetensors import safe_open
-
-        self.path = path
-        if not path.is_file() or path.is_symlink():
-            raise ArtifactError(f"tensor file {path} is missing")
-        try:
-            handle: Any = safe_open(str(path), framework="pt", device="cpu")
-            keys: list[str] = list(handle.keys())
-            self._handle = handle
-            self._keys = set(keys)
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-            raise ArtifactError(f"tensor file {path} is corrupt: {_first_line(exc)}") from None
-        missing = sorted(set(expected) - self._keys)
-        if missing:
+    Lighter than :meth:`reprocheck.environment.Fingerprint.from_dict` on purpose: a
+    fingerprint from an older or newer capture may lack a key, but a section of the
+    wrong JSON type is a corrupt file, not an environment change.
+    """
+    for name in (*_FINGERPRINT_SECTIONS, *_FINGERPRINT_MAPPINGS):
+        if name in data and not isinstance(data[name], dict):
             raise ArtifactError(
-                f"tensor file {path} lacks tensor {missing[0]!r} named in its record"
+                f"{where}: section {name!r} must be an object, found {type(data[name]).__name__}"
             )
-
-    def keys(self) -> list[str]:
-        """Tensor names, sorted."""
-        return sorted(self._keys)
-
-    def get(self, key: str) -> torch.Tensor:
-        """Load one tensor."""
-        try:
-            tensor: torch.Tensor = self._handle.get_tensor(key)
-            return tensor
-        except Exception as exc:  # noqa: BLE001
-            raise ArtifactError(
-                f"tensor {key!r} in {self.path} cannot be read: {_first_line(exc)}"
-            ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    for name in _FINGERPRINT_MAPPINGS:
+        for key, value in data.get(name, {}).items():
+            if not isinstance(value, str):
+                raise ArtifactError(f"{where}: {name}[{key!r}] must be a string")
 
 
 class Run:
@@ -209,14 +202,15 @@ def load_run(path: Path) -> Run:
     if not path.is_dir():
         raise ArtifactError(f"{path} is not a run directory")
     manifest_path = path / MANIFEST
-    if not manifest_path.exists():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise ArtifactError(
             f"{path} is not a complete run: {MANIFEST} is missing (an interrupted run?)"
         )
+    check_regular_file(manifest_path, "run manifest")
     manifest = load_json(manifest_path, "run manifest")
     check_schema(manifest, RUN_KIND, manifest_path, "run manifest")
     where = str(manifest_path)
-    req(manifest, "fingerprint", dict, where)
+    check_fingerprint_shape(req(manifest, "fingerprint", dict, where), f"{where}: fingerprint")
     entries = req_list(manifest, "scenarios", where)
     records: dict[str, ScenarioRecord] = {}
     dirs: dict[str, str] = {}
@@ -228,10 +222,17 @@ def load_run(path: Path) -> Run:
         if _SAFE_DIR.sub("", sub) != sub or sub in ("", ".", ".."):
             raise ArtifactError(f"{ewhere}: directory {sub!r} is not a plain name")
         scen_dir = path / "scenarios" / sub
-        if scen_dir.is_symlink() or not scen_dir.resolve().is_relative_to(root):
+        if (
+            scen_dir.is_symlink()
+            or scen_dir.parent.is_symlink()
+            or not scen_dir.resolve().is_relative_to(root)
+        ):
             raise ArtifactError(f"{ewhere}: {scen_dir} leads out of the run directory")
         if name in records:
             raise ArtifactError(f"{ewhere}: scenario {name!r} is listed twice")
+        if sub in dirs.values():
+            raise ArtifactError(f"{ewhere}: directory {sub!r} is listed twice")
+        check_regular_file(scen_dir / RECORD, "scenario record")
         data = load_json(scen_dir / RECORD, "scenario record")
         check_schema(data, "reprocheck-scenario", scen_dir / RECORD, "scenario record")
         record = ScenarioRecord.from_dict(data, str(scen_dir / RECORD))

@@ -15,7 +15,7 @@ from reprocheck._io import atomic_write_text
 from reprocheck._log import Kind, using_logger
 from reprocheck.cli._state import State
 
-__all__ = ["emit", "output_option", "progress_display", "progress_enabled"]
+__all__ = ["emit", "output_option", "printable", "progress_display", "progress_enabled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,8 +35,18 @@ def output_option(
     )
 
 
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes of file names (lone surrogates) spelled ``\\udcff``.
+
+    A path given on the command line may hold bytes that are not UTF-8; Python keeps them
+    as lone surrogates, which no UTF-8 file or strict terminal can take.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def emit(text: str, output: Path | None) -> None:
     """Print ``text`` or write it atomically to ``output``."""
+    text = printable(text)
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reprocheck.cli._options import emit, output_option
+from reprocheck.cli._options import emit, output_option, printable
 
 if TYPE_CHECKING:
     from reprocheck.comparison import ComparisonResult, Policy
@@ -69,7 +69,7 @@ def _append_step_summary(result: ComparisonResult) -> None:
 
     try:
         with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(render(result, "markdown") + "\n")
+            handle.write(printable(render(result, "markdown")) + "\n")
     except OSError as exc:
         log(f"cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror or exc}", kind="warning")
 

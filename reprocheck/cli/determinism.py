@@ -79,10 +79,18 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
     Exit 0 when every scenario is deterministic, 1 when one is not.
     """
     from reprocheck.determinism import check_determinism
-    from reprocheck.scenarios import BUILTIN_NAMES
+    from reprocheck.errors import InputError
+    from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
 
     state = state if state is not None else State()
     names = list(scenarios) or list(BUILTIN_NAMES)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(
+            f"scenario {duplicates[0]!r} is named twice", hint="Name each scenario once."
+        )
+    for name in names:  # a typo in the last name fails at once, not after the slow replays
+        load_scenario(name)
     # The same one-line progress display as `reprocheck run` (none in pipes or CI).
     with progress_display(state, enabled=progress_enabled() and not state.quiet):
         results = [

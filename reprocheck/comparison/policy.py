@@ -110,7 +110,10 @@ def _tol_value(data: Mapping[str, Any], key: str, where: str) -> float:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PolicyError(f"{where}: key {key!r} must be a number, found {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float
+        value = math.inf
     if not math.isfinite(value) or value < 0:
         raise PolicyError(f"{where}: key {key!r} must be a finite number >= 0, found {value!r}")
     return value
@@ -267,6 +270,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise PolicyError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: invalid TOML: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # an integer literal past Python's digit limit
+        raise PolicyError(f"{path}: invalid TOML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise PolicyError(f"{path}: invalid TOML: nested too deeply to be a policy") from None
 
 
 def load_policy(path: Path | None = None, *, project_dir: Path | None = None) -> Policy:
