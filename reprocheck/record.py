@@ -53,25 +53,47 @@ def _strs(values: dict[str, Any], where: str) -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ScenarioConfig:
-    """How a scenario was replayed: enough to replay it again elsewhere."""
+    """How a scenario was replayed: enough to replay it again elsewhere.
+
+    ``world_size``, ``backend`` and ``bucket_cap_mb`` describe a distributed replay
+    (docs/distributed.md); a single-process replay leaves them at 1, None, None and
+    writes none of the three keys, so its record reads exactly as before they existed.
+    """
 
     steps: int
     seed: int
     device: str
     dtype: str
     trace_steps: int
+    world_size: int = 1
+    backend: str | None = None
+    bucket_cap_mb: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.world_size == 1 and self.backend is None and self.bucket_cap_mb is None:
+            for key in ("world_size", "backend", "bucket_cap_mb"):
+                del data[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> ScenarioConfig:
+        backend = data.get("backend")
+        if backend is not None and not isinstance(backend, str):
+            raise ArtifactError(f"{where}: key 'backend' must be a string or null")
+        bucket = data.get("bucket_cap_mb")
+        world_size = req_int(data, "world_size", where, minimum=1) if "world_size" in data else 1
         return cls(
             steps=req_int(data, "steps", where, minimum=1),
             seed=req_int(data, "seed", where),
             device=req_str(data, "device", where),
             dtype=req_str(data, "dtype", where),
             trace_steps=req_int(data, "trace_steps", where, minimum=0),
+            world_size=world_size,
+            backend=backend,
+            bucket_cap_mb=None
+            if bucket is None
+            else decode_float(bucket, f"{where}: 'bucket_cap_mb'"),
         )
 
 
@@ -218,6 +240,9 @@ class ScenarioRecord:
     Final tensors (``tensors``) are named ``param/<parameter name>`` and
     ``optim/<parameter name>/<state key>`` (e.g. ``optim/fc1.weight/exp_avg``); buffers
     such as batch-norm running statistics are ``buffer/<name>``.
+
+    ``ranks_agree`` (distributed replays only, else empty) holds one flag per step: whether
+    every rank's parameters were bitwise equal to rank 0's after that step.
     """
 
     name: str
@@ -229,9 +254,12 @@ class ScenarioRecord:
     tensors: dict[str, TensorInfo]
     modules: tuple[str, ...] = ()
     duration_s: float = 0.0
+    ranks_agree: tuple[bool, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"ranks_agree": list(self.ranks_agree)} if self.ranks_agree else {}
         return {
+            **extra,
             "name": self.name,
             "source": self.source,
             "config": self.config.to_dict(),
@@ -253,6 +281,9 @@ class ScenarioRecord:
         modules = data.get("modules", [])
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             raise ArtifactError(f"{where}: key 'modules' must be a list of strings")
+        agree = data.get("ranks_agree", [])
+        if not isinstance(agree, list) or not all(isinstance(a, bool) for a in agree):
+            raise ArtifactError(f"{where}: key 'ranks_agree' must be a list of true/false")
         duration = data.get("duration_s", 0.0)
         if isinstance(duration, bool) or not isinstance(duration, (int, float)):
             raise ArtifactError(f"{where}: key 'duration_s' must be a number")
@@ -273,4 +304,5 @@ class ScenarioRecord:
             },
             modules=tuple(modules),
             duration_s=float(duration),
+            ranks_agree=tuple(agree),
         )

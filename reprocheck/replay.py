@@ -7,10 +7,13 @@ Example::
 
     record, tensors = replay.replay_scenario("mlp", steps=5)
     run_dir = replay.run_scenarios(["mlp", "cnn"], Path("runs/today"))
+    # Two ranks in DistributedDataParallel (gloo on the CPU); see docs/distributed.md.
+    run_dir = replay.run_scenarios(["mlp"], Path("runs/ddp"), world_size=2)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +74,10 @@ def run_scenarios(
     trace_steps: int = 1,
     force: bool = False,
     lockfile: Path | None = None,
+    world_size: int = 1,
+    backend: str | None = None,
+    bucket_cap_mb: float | None = None,
+    command: Sequence[str] | None = None,
 ) -> Path:
     """Replay scenarios and write them, with the fingerprint, as one run directory.
 
@@ -83,14 +90,29 @@ def run_scenarios(
         steps, seed, device, trace_steps: as for :func:`replay_scenario`.
         force: replace an existing run at ``out``.
         lockfile: the lockfile this environment was built from, recorded in the fingerprint.
+        world_size: ranks training together in DistributedDataParallel (1: one process).
+            Started here on this machine, or, when a launcher such as torchrun already
+            started this process as a rank (``RANK``/``WORLD_SIZE`` set), joined.
+        backend: ``"gloo"`` or ``"nccl"`` (default: gloo on the CPU, nccl on CUDA).
+        bucket_cap_mb: DDP's gradient bucket size (default 25).
+        command: the command line recorded in the run (default: ``sys.argv``).
 
     Returns:
-        The run directory.
+        The run directory (written by rank 0 only in a distributed replay).
     """
+    from reprocheck.engine.distributed import check_dist_options, launched_world
     from reprocheck.engine.loop import replay
     from reprocheck.store import RunWriter
 
     _check_options(steps, seed, device, trace_steps)
+    backend, bucket_cap_mb = check_dist_options(world_size, backend, bucket_cap_mb, device)
+    launched = launched_world()
+    if launched is not None and launched[1] != world_size:
+        raise InputError(
+            f"--world-size is {world_size}, but the launcher started {launched[1]} "
+            "processes (WORLD_SIZE)",
+            hint=f"Pass --world-size {launched[1]} under this launcher.",
+        )
     wanted = list(names) if names else list(BUILTIN_NAMES)
     duplicates = sorted({n for n in wanted if wanted.count(n) > 1})
     if duplicates:
@@ -99,8 +121,26 @@ def run_scenarios(
         )
     # Resolve every name before the first (slow) replay: a typo fails at once.
     specs: list[ScenarioSpec] = [load_scenario(n) for n in wanted]
-    fingerprint = _fingerprint(lockfile)
-    with RunWriter(Path(out), fingerprint=fingerprint, force=force, command=sys.argv) as writer:
+    argv = list(sys.argv if command is None else command)
+    layout = {"world_size": world_size, "backend": backend, "bucket_cap_mb": bucket_cap_mb}
+    if world_size > 1:
+        from reprocheck.engine import ranked
+
+        options = {
+            "names": wanted,
+            "out": str(out),
+            "steps": steps,
+            "seed": seed,
+            "device": device,
+            "trace_steps": trace_steps,
+            "force": force,
+            "lockfile": None if lockfile is None else os.fspath(lockfile),
+            **layout,
+            "command": argv,
+        }
+        return ranked.run_ranked(specs, Path(out), options, launched=launched)
+    fingerprint = _fingerprint(lockfile, layout)
+    with RunWriter(Path(out), fingerprint=fingerprint, force=force, command=argv) as writer:
         for spec in specs:
             record, tensors = replay(
                 spec, steps=steps, seed=seed, device=device, trace_steps=trace_steps
@@ -122,7 +162,7 @@ def _check_options(steps: int | None, seed: int, device: str, trace_steps: int) 
     check_device(device)
 
 
-def _fingerprint(lockfile: Path | None) -> dict[str, Any]:
+def _fingerprint(lockfile: Path | None, layout: dict[str, Any]) -> dict[str, Any]:
     from reprocheck.environment import fingerprint
 
-    return fingerprint(lockfile=lockfile).to_dict()
+    return fingerprint(lockfile=lockfile, run=layout).to_dict()

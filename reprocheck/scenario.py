@@ -29,6 +29,10 @@ class ScenarioContext:
         device: ``"cpu"`` or ``"cuda"``; put the model and data there.
         generator: a ``torch.Generator`` on the CPU seeded from ``seed``, for data.
         dtype: the floating dtype the scenario should use (``torch.float32`` by default).
+        world_size: how many ranks train together (1 unless ``--world-size`` says more).
+            Build the same model and the same *global* batches on every rank: the engine
+            gives each rank its slice of ``batch(step)`` (docs/distributed.md).
+        rank: this process's rank, 0 to ``world_size - 1``.
     """
 
     seed: int
@@ -36,6 +40,8 @@ class ScenarioContext:
     device: str
     generator: torch.Generator
     dtype: torch.dtype | None = None
+    world_size: int = 1
+    rank: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -337,3 +337,49 @@ def op_mutated_args(func: Any) -> tuple[tuple[int, str, bool], ...]:
 
 
 # --- compare: dtype names, bit views for ULP maths ---------------------------------------
+
+
+# --- distributed: backends on offer, process group, DistributedDataParallel -------------
+# torch.distributed may be missing from a build (``is_available()`` false); the backend
+# checks grew over releases (ucc, xccl), so each is read through fp_read and may be None.
+
+DIST_BACKEND_CHECKS = ("gloo", "nccl", "mpi", "ucc", "xccl")
+
+
+def dist_capabilities() -> dict[str, Any]:
+    """Whether torch.distributed is built in, which backends it offers, the NCCL version.
+
+    The NCCL version is asked only where CUDA is usable: on a CPU-only machine the question
+    has no answer that could move a number, and asking would load CUDA libraries.
+    """
+    available = fp_read("distributed.is_available") is True
+    backends: dict[str, bool | None] = {}
+    for name in DIST_BACKEND_CHECKS:
+        value = fp_read(f"distributed.is_{name}_available") if available else False
+        backends[name] = value if isinstance(value, bool) else None
+    nccl_version = None
+    if backends.get("nccl") and fp_cuda_available():
+        nccl = fp_read("cuda.nccl.version")
+        if isinstance(nccl, tuple):
+            nccl = ".".join(str(part) for part in nccl)
+        nccl_version = str(nccl) if nccl is not None else None
+    return {"available": available, "backends": backends, "nccl_version": nccl_version}
+
+
+def ddp_wrap(model: Any, *, bucket_cap_mb: float, device_ids: list[int] | None) -> Any:
+    """Wrap ``model`` in DistributedDataParallel with reprocheck's fixed settings.
+
+    Every option that changes which gradients are reduced together, or when, is pinned:
+    ``bucket_cap_mb`` from the run, no unused-parameter search, gradients not viewed as
+    bucket slices. Buffers are broadcast from rank 0 before each forward: DDP's default,
+    left implicit because torch 2.13 renamed the option (``forward_sync_buffers``).
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        model,
+        device_ids=device_ids,
+        bucket_cap_mb=bucket_cap_mb,
+        find_unused_parameters=False,
+        gradient_as_bucket_view=False,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -51,6 +52,26 @@ __all__ = ["run"]
     default=None,
     help="The lockfile this environment was built from (recorded in the fingerprint).",
 )
+@click.option(
+    "--world-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Ranks training together in DistributedDataParallel; started here, or joined "
+    "when torchrun started this process.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["gloo", "nccl"]),
+    default=None,
+    help="torch.distributed backend [default: gloo on cpu, nccl on cuda].",
+)
+@click.option(
+    "--bucket-cap-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="DDP gradient bucket size in MB [default: 25, DDP's own].",
+)
 @click.pass_obj
 def run(  # noqa: PLR0917 - click passes every option as an argument
     state: State | None,
@@ -62,6 +83,9 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     trace_steps: int,
     force: bool,
     lockfile: Path | None,
+    world_size: int,
+    backend: str | None,
+    bucket_cap_mb: float | None,
 ) -> None:
     """Replay seeded training steps of each SCENARIO and write them to --out.
 
@@ -72,11 +96,18 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     --trace-steps steps, the final parameters and optimizer state (safetensors) and
     the environment's fingerprint. It appears only when complete.
 
+    With --world-size N above 1, N ranks train each scenario in
+    DistributedDataParallel, each on its slice of the global batch; the run keeps rank
+    0's tensors and whether all ranks agreed after each step. Under torchrun, every
+    process runs this same command and rank 0 writes the run (docs/distributed.md).
+
     \b
     Examples:
       reprocheck run --out runs/today
       reprocheck run mlp cnn --steps 5 --out runs/quick
       reprocheck run mypackage.scenarios:build --out runs/mine
+      reprocheck run mlp cnn --world-size 2 --out runs/ddp
+      torchrun --nproc-per-node 2 -m reprocheck run mlp --world-size 2 --out runs/ddp
     """
     from reprocheck.replay import run_scenarios
     from reprocheck.store import load_run
@@ -92,7 +123,12 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             trace_steps=trace_steps,
             force=force,
             lockfile=lockfile,
+            world_size=world_size,
+            backend=backend,
+            bucket_cap_mb=bucket_cap_mb,
         )
+    if world_size > 1 and os.environ.get("RANK", "0") != "0":
+        return  # under torchrun: rank 0 writes the run and reports it
     written = load_run(path)
     for name, record in written.records.items():
         first, last = record.steps[0].loss, record.steps[-1].loss
@@ -100,5 +136,15 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             f"{name}: {record.config.steps} steps on {record.config.device}, "
             f"loss {first:.6g} -> {last:.6g}, {len(record.trace)} traced ops, "
             f"{len(record.tensors)} tensors, {record.duration_s:.2f} s"
+            + _ranks_note(record.config.world_size, record.ranks_agree)
         )
     click.echo(f"wrote {path}")
+
+
+def _ranks_note(world_size: int, agree: tuple[bool, ...]) -> str:
+    if world_size == 1:
+        return ""
+    if all(agree):
+        return f", {world_size} ranks agree"
+    first = agree.index(False)
+    return f", {world_size} ranks DISAGREE from step {first}"

@@ -2,8 +2,9 @@
 
 deepdiff finds every difference; this module reduces them to one line each (a dotted
 ``path``, the ``baseline`` and ``candidate`` values) and orders them by how likely each is
-to move numbers: the torch build first, then BLAS/oneDNN, the CPU dispatch level, threads,
-determinism and precision flags, CUDA, cuDNN, the GPU, numerics packages, the rest.
+to move numbers: the torch build first, then BLAS/oneDNN, the distributed layout (world
+size, backend, DDP bucket size), the CPU dispatch level, threads, determinism and precision
+flags, CUDA, cuDNN, the GPU, numerics packages, the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +45,22 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("blas", ("torch.config", "torch.config.*", "torch.parallel*", "packages.mkl*")),
+    (
+        # Ranks, how their gradients are bucketed and reduced: each changes the order of
+        # the gradient sums (and, with batch norm, the statistics each rank sees).
+        "distributed",
+        (
+            "distributed.world_size",
+            "distributed.backend",
+            "distributed.bucket_cap_mb",
+            "distributed.nccl_version",
+            "env.nccl_*",
+            "env.gloo_*",
+            "env.tp_socket_ifname",
+            "distributed",
+            "distributed.*",
+        ),
+    ),
     (
         "cpu-capability",
         ("cpu.capability", "cpu.aten_cpu_capability_env", "env.aten_cpu_capability", "cpu.flags"),
@@ -204,6 +221,10 @@ _SHORT_NAMES = {
     "cuda.compiled_version": "CUDA (compiled)",
     "cuda.driver_version": "CUDA driver",
     "cpu.capability": "CPU capability",
+    "distributed.world_size": "world size",
+    "distributed.backend": "distributed backend",
+    "distributed.bucket_cap_mb": "DDP bucket MB",
+    "distributed.nccl_version": "NCCL",
 }
 
 

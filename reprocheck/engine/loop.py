@@ -28,6 +28,7 @@ from reprocheck.scenarios import ScenarioSpec, describe_error
 if TYPE_CHECKING:
     import torch
 
+    from reprocheck.engine.distributed import DistSetup
     from reprocheck.engine.trace import OpTracer
 
 __all__ = ["replay"]
@@ -41,6 +42,7 @@ def replay(
     device: str = "cpu",
     trace_steps: int = 1,
     record: bool = True,
+    dist: DistSetup | None = None,
 ) -> tuple[ScenarioRecord, dict[str, torch.Tensor]]:
     """Build and train one scenario under :func:`~reprocheck.engine.seeding.seeded`.
 
@@ -52,10 +54,13 @@ def replay(
         trace_steps: trace the build and the first ``trace_steps`` steps operator by
             operator (0: no trace).
         record: record per-step digests and norms (off only to measure their cost).
+        dist: this rank's place in a distributed replay (the process group must be
+            joined already); None for a single-process replay. Every rank calls
+            :func:`replay` with the same arguments; rank 0 alone traces operators.
 
     Returns:
         The record and the final tensors (on the CPU), named as in
-        :class:`~reprocheck.record.ScenarioRecord`.
+        :class:`~reprocheck.record.ScenarioRecord`; in a distributed replay, this rank's.
     """
     import torch
 
@@ -72,15 +77,23 @@ def replay(
     with seeded(seed, device=device, default_dtype=dtype) as generator:
         working_dtype = torch.get_default_dtype()
         ctx = ScenarioContext(
-            seed=seed, steps=n_steps, device=device, generator=generator, dtype=working_dtype
+            seed=seed,
+            steps=n_steps,
+            device=device,
+            generator=generator,
+            dtype=working_dtype,
+            world_size=1 if dist is None else dist.world_size,
+            rank=0 if dist is None else dist.rank,
         )
-        tracer = _make_tracer(spec.name) if trace_steps >= 1 else None
+        # The trace is rank 0's: only its record is kept, and tracing never moves numbers.
+        traced = trace_steps >= 1 and (dist is None or dist.rank == 0)
+        tracer = _make_tracer(spec.name) if traced else None
         try:
             with _phase(tracer, 0, "init"):
                 scenario = spec.create(ctx)
             if tracer is not None:
                 tracer.attach(scenario.model)
-            loop = _Loop(spec.name, scenario, record=record)
+            loop = _Loop(spec.name, scenario, record=record, dist=dist, device=device)
             init_digests = loop.param_digests() if record else {}
             records = []
             for step in range(n_steps):
@@ -99,6 +112,9 @@ def replay(
         device=device,
         dtype=_model_dtype(scenario.model, working_dtype),
         trace_steps=min(trace_steps, n_steps) if _tracer_class() is not None else 0,
+        world_size=1 if dist is None else dist.world_size,
+        backend=None if dist is None else dist.backend,
+        bucket_cap_mb=None if dist is None else dist.bucket_cap_mb,
     )
     result = ScenarioRecord(
         name=spec.name,
@@ -113,6 +129,7 @@ def replay(
             for name, _ in scenario.model.named_modules()
         ),
         duration_s=round(time.perf_counter() - start, 6),
+        ranks_agree=tuple(loop.agreement),
     )
     return result, tensors
 
@@ -120,11 +137,29 @@ def replay(
 class _Loop:
     """One scenario's training state and the per-step recording around it."""
 
-    def __init__(self, name: str, scenario: Scenario, *, record: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        scenario: Scenario,
+        *,
+        record: bool,
+        dist: DistSetup | None = None,
+        device: str = "cpu",
+    ) -> None:
         self.name = name
         self.scenario = scenario
         self.record = record
+        self.dist = dist
+        # Names, digests and final tensors come from the model itself; the loss sees the
+        # DDP wrapper, whose forward and backward reduce the gradients across ranks.
         self.params = dict(scenario.model.named_parameters())
+        self.forward_model = scenario.model
+        if dist is not None:
+            from reprocheck.engine.distributed import wrap_model
+
+            self.forward_model = wrap_model(scenario.model, dist, device)
+        #: Per recorded step of a distributed replay: did every rank agree with rank 0?
+        self.agreement: list[bool] = []
 
     def param_digests(self) -> dict[str, str]:
         return {name: tensor_digest(p) for name, p in self.params.items()}
@@ -146,7 +181,18 @@ class _Loop:
         scenario.optimizer.zero_grad(set_to_none=True)
         with _phase(tracer, step, "forward"):
             batch = self._user_call("its batch function", step, scenario.batch, step)
-            loss = self._user_call("its loss function", step, scenario.loss, scenario.model, batch)
+            local = batch
+            if self.dist is not None:
+                from reprocheck.engine.distributed import shard_batch
+
+                # The engine's own slicing, not the scenario's computation: left untraced.
+                with tracer.paused() if tracer is not None else contextlib.nullcontext():
+                    local = shard_batch(
+                        batch, self.dist.rank, self.dist.world_size, name=self.name, step=step
+                    )
+            loss = self._user_call(
+                "its loss function", step, scenario.loss, self.forward_model, local
+            )
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.requires_grad:
             raise ScenarioError(
                 f"scenario {self.name!r}: its loss function returned "
@@ -178,23 +224,54 @@ class _Loop:
                     step,
                     scenario.metrics,
                     scenario.model,
-                    batch,
+                    local,
                     loss.detach(),
                 )
             metrics = {str(k): float(v) for k, v in dict(found).items()}
+        loss_value = float(loss.detach())
+        param_digests = self.param_digests()
+        if self.dist is not None:
+            loss_value, metrics = self._across_ranks(
+                self.dist, step, loss_value, metrics, param_digests
+            )
         norms = compat.norms_float64([p.detach() for p in self.params.values()])
         return StepRecord(
             step=step,
-            loss=float(loss.detach()),
+            loss=loss_value,
             grad_norm=grad_norm,
             param_norm=_total(norms),
             lr=lr,
             batch_digest=batch_digest(batch),
             metrics=metrics,
-            param_digests=self.param_digests(),
+            param_digests=param_digests,
             grad_digests=grad_digests,
             param_norms=dict(zip(self.params, norms, strict=True)),
         )
+
+    def _across_ranks(
+        self,
+        dist: DistSetup,
+        step: int,
+        loss: float,
+        metrics: dict[str, float],
+        digests: dict[str, str],
+    ) -> tuple[float, dict[str, float]]:
+        """Mean loss and metrics over the ranks, and whether every rank agrees with rank 0."""
+        from reprocheck.engine import distributed as d
+
+        keys = sorted(metrics)
+        per_rank = d.gather_floats([loss, *(metrics[k] for k in keys)], dist, name=self.name)
+        means = d.mean_over_ranks(per_rank)
+        differ = d.disagreeing_ranks(d.gather_hashes(d.params_hash(digests), dist))
+        self.agreement.append(not differ)
+        if differ and dist.rank == 0:
+            ranks = ", ".join(str(r) for r in differ)
+            log(
+                f"{self.name}: after step {step} the parameters of rank(s) {ranks} "
+                "differ from rank 0's",
+                kind="warning",
+            )
+        return means[0], {k: means[i + 1] for i, k in enumerate(keys)}
 
 
 def _total(norms: list[float]) -> float:

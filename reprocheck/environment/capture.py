@@ -17,6 +17,7 @@ from typing import Any
 from reprocheck._compat import torch as compat
 from reprocheck._version import __version__
 from reprocheck.environment.cpu import capture_cpu
+from reprocheck.environment.distributed import capture_distributed
 from reprocheck.environment.envvars import capture_env
 from reprocheck.environment.model import Fingerprint, compute_digest
 from reprocheck.environment.packages import capture_lockfile, capture_packages
@@ -63,13 +64,18 @@ def _platform() -> dict[str, Any]:
 
 
 def fingerprint(
-    lockfile: Path | None = None, *, environ: Mapping[str, str] | None = None
+    lockfile: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> Fingerprint:
     """Capture the environment of the running process.
 
     Args:
         lockfile: the lockfile in force; defaults to ``$REPROCHECK_LOCKFILE`` when set.
         environ: the environment to read variables from (default: ``os.environ``).
+        run: the distributed settings of the run being recorded (``world_size``,
+            ``backend``, ``bucket_cap_mb``); by default those of this process.
 
     Returns:
         A frozen :class:`Fingerprint`; ``to_dict()`` gives the JSON form.
@@ -93,6 +99,7 @@ def fingerprint(
         "env": capture_env(env),
         "packages": packages,
         "package_sources": sources,
+        "distributed": capture_distributed(env, run),
     }
     return Fingerprint(
         reprocheck_version=__version__,

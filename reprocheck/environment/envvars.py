@@ -63,8 +63,9 @@ ALLOWED_NAMES: frozenset[str] = frozenset(
         "REPROCHECK_LOCKFILE",
     }
 )
-# NCCL has dozens of tuning variables (algorithms, protocols) that change reduction order.
-ALLOWED_PREFIXES: tuple[str, ...] = ("NCCL_",)
+# NCCL has dozens of tuning variables (algorithms, protocols) that change reduction order;
+# gloo's and TensorPipe's choose the transport and interface the ranks reduce over.
+ALLOWED_PREFIXES: tuple[str, ...] = ("NCCL_", "GLOO_", "TP_SOCKET_IFNAME")
 # A prefix match is still refused when the name suggests a credential.
 _DENY_WORDS: tuple[str, ...] = ("TOKEN", "KEY", "SECRET", "PASS", "AUTH", "CRED")
 # Configuration is short; a long value is more likely a pasted blob than a setting.

@@ -76,6 +76,7 @@ _DIGEST_SECTIONS = (
     "cuda",
     "env",
     "packages",
+    "distributed",
 )
 
 
@@ -119,6 +120,8 @@ def compute_digest(sections: Mapping[str, Any]) -> str:
             ]
         if name == "env" and isinstance(section, dict):
             section.pop("REPROCHECK_LOCKFILE", None)  # a path; the packages say what it pins
+        if name == "distributed" and section is None:
+            continue  # written before the section existed: keep that digest unchanged
         picked[name] = section
     canonical = json.dumps(picked, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -146,6 +149,9 @@ class Fingerprint:
     packages: Mapping[str, str]
     package_sources: Mapping[str, str]
     lockfile: Mapping[str, str] | None
+    #: torch.distributed backends and the run's world size (empty in files written before
+    #: it existed); see docs/distributed.md.
+    distributed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -209,6 +215,7 @@ class Fingerprint:
                 if not isinstance(value, str):
                     raise ArtifactError(f"{where}: {name}[{key!r}] must be a string")
             sections[name] = mapping
+        distributed = _distributed_of(data, where)
         lockfile = data.get("lockfile")
         if lockfile is not None:
             req_str(lockfile, "path", f"{where}: lockfile")
@@ -218,8 +225,17 @@ class Fingerprint:
             captured_at=req_str(data, "captured_at", where),
             digest=digest,
             lockfile=lockfile,
+            distributed=distributed,
             **sections,
         )
+
+
+def _distributed_of(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    # Optional: fingerprints written before the section existed have none.
+    distributed = data.get("distributed", {})
+    if not isinstance(distributed, dict):
+        raise ArtifactError(f"{where}: distributed must be an object")
+    return distributed
 
 
 def _check_types(sections: Mapping[str, Any], where: str) -> None:

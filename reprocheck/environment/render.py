@@ -83,6 +83,8 @@ def render_text(fp: Fingerprint, *, all_packages: bool = False) -> str:
         (name, _rows(name, getattr(fp, name)))
         for name in ("python", "platform", "cpu", "torch", "threads", "determinism", "cuda")
     )
+    if fp.distributed:
+        blocks.append(("distributed", _rows("distributed", fp.distributed)))
     blocks.append(("env (allow-listed variables that are set)", list(fp.env.items())))
     shown = [
         (name, version)
