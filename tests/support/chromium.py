@@ -84,7 +84,15 @@ class _Pipe:
         self._next_id = 0
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.events: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        """Close our ends of the pipes once the browser is gone."""
+        self._out.close()
+        self._reader.join(timeout=10)
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
 
     def _read(self, stream: IO[bytes]) -> None:
         buffer = b""
@@ -175,8 +183,9 @@ def open_page(
                 stdout=subprocess.PIPE,
                 stderr=stderr,
             )
+            pipe = _Pipe(proc)
             try:
-                _drive(_Pipe(proc), url, report, screenshot, width=width, height=height)
+                _drive(pipe, url, report, screenshot, width=width, height=height)
             except (RuntimeError, TimeoutError) as exc:
                 stderr.seek(0)
                 tail = stderr.read().decode(errors="replace")[-3000:]
@@ -185,6 +194,7 @@ def open_page(
                 if proc.poll() is None:
                     proc.kill()
                 proc.wait(timeout=30)
+                pipe.close()
     return report
 
 
