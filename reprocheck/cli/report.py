@@ -13,7 +13,9 @@ __all__ = ["report"]
 
 @click.command(name="report")
 @click.argument("baseline", type=click.Path(path_type=Path))
-@click.argument("candidates", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "candidates", nargs=-1, required=True, metavar="CANDIDATE...", type=click.Path(path_type=Path)
+)
 @click.option(
     "-o",
     "--output",

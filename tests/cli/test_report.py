@@ -71,7 +71,7 @@ def test_missing_candidate_is_a_usage_error(tmp_path: Path) -> None:
     base, _ = pair(tmp_path)
     result = _run("report", base, "-o", tmp_path / "r.html")
     assert result.exit_code == 2
-    assert "Missing argument 'CANDIDATES...'" in result.stderr
+    assert "Missing argument 'CANDIDATE...'" in result.stderr
 
 
 def test_missing_baseline_is_one_error_line_and_no_file(tmp_path: Path) -> None:
