@@ -25,8 +25,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f"cannot write {path}: it is a directory", hint="Give a file name, e.g. -o result.json."
         )
     if not parent.is_dir():
+        problem = "is not a directory" if parent.exists() else "does not exist"
         raise InputError(
-            f"cannot write {path}: directory {parent} does not exist",
+            f"cannot write {path}: {parent} {problem}",
             hint="Create the directory first or choose another path.",
         )
     try:

@@ -245,6 +245,8 @@ class TensorReader:
         self.path = path
         self._entries = read_header(path)
         self._expected = expected
+        for key, entry in self._entries.items():
+            self._check_size(key, entry)
         try:
             str(path).encode("utf-8")
         except UnicodeEncodeError:  # safetensors takes UTF-8 paths only
@@ -283,13 +285,6 @@ class TensorReader:
                     f"{self.path}: tensor {key!r} is {entry.dtype}{list(entry.shape)}, "
                     f"its record declares {declared}{list(shape)} (an inconsistent artifact)"
                 )
-        limit = _memory_limit()
-        if limit is not None and entry.nbytes > limit:
-            raise ArtifactError(
-                f"tensor {key!r} in {self.path} is {entry.nbytes} bytes, more than this "
-                f"machine's {limit} bytes of memory",
-                hint="Compare this artifact on a machine with more memory.",
-            )
         try:
             tensor: torch.Tensor = self._handle.get_tensor(key)
             return tensor
@@ -297,6 +292,17 @@ class TensorReader:
             raise ArtifactError(
                 f"tensor {key!r} in {self.path} cannot be read: {_first_line(exc)}"
             ) from None
+
+    def _check_size(self, key: str, entry: TensorEntry) -> None:
+        # Loading copies a tensor into memory: refuse one that cannot fit rather than let
+        # the machine swap or the kernel kill the process.
+        limit = _memory_limit()
+        if limit is not None and entry.nbytes > limit:
+            raise ArtifactError(
+                f"tensor {key!r} in {self.path} is {entry.nbytes} bytes, more than this "
+                f"machine's {limit} bytes of memory",
+                hint="Compare this artifact on a machine with more memory.",
+            )
 
 
 def _memory_limit() -> int | None:

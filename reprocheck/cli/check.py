@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import output_option
+from reprocheck.cli._options import output_option, progress_display, progress_enabled
+from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
 
 __all__ = ["check"]
@@ -45,5 +46,8 @@ def check(
     from reprocheck.check import check_against
 
     policy = load_cli_policy(policy_file)  # a bad policy fails before the slow replay
-    result = check_against(baseline, policy=policy, out=out)
+    state = click.get_current_context().find_object(State) or State()
+    # As for `run`: progress on one self-updating line at a terminal, none in pipes or CI.
+    with progress_display(state, enabled=progress_enabled() and not state.quiet):
+        result = check_against(baseline, policy=policy, out=out)
     report(result, fmt, output)
