@@ -38,6 +38,20 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site with MkDocs in strict mode (any warning fails) into site/.
+
+    The CLI reference (docs/cli.md) is regenerated from the click commands first. Only
+    MkDocs and click are installed: the generator imports reprocheck's torch-free CLI
+    modules from this checkout.
+    """
+    session.install("mkdocs>=1.6,<2", "click>=8.1", *pip_install_options())
+    root = Path(__file__).resolve().parent
+    session.run("python", "scripts/gen_cli_docs.py", env={"PYTHONPATH": str(root)})
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy (strict) over the package."""
     session.install(TEST_TORCH, *pip_install_options())
