@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reprocheck._log import log
 
@@ -22,8 +22,33 @@ if TYPE_CHECKING:
 __all__ = ["check_against", "replay_like"]
 
 
-def _settings(config: ScenarioConfig) -> tuple[int, int, str, int]:
-    return config.steps, config.seed, config.device, config.trace_steps
+_Settings = tuple[int, int, str, int, int, str | None, float | None]
+
+
+def _settings(config: ScenarioConfig) -> _Settings:
+    # The distributed layout too: a DDP baseline is checked on as many ranks as it ran.
+    return (
+        config.steps,
+        config.seed,
+        config.device,
+        config.trace_steps,
+        config.world_size,
+        config.backend,
+        config.bucket_cap_mb,
+    )
+
+
+def _options(settings: _Settings) -> dict[str, Any]:
+    steps, seed, device, trace_steps, world_size, backend, bucket_cap_mb = settings
+    return {
+        "steps": steps,
+        "seed": seed,
+        "device": device,
+        "trace_steps": trace_steps,
+        "world_size": world_size,
+        "backend": backend,
+        "bucket_cap_mb": bucket_cap_mb,
+    }
 
 
 def replay_like(baseline: Path, out: Path) -> Path:
@@ -43,28 +68,19 @@ def replay_like(baseline: Path, out: Path) -> Path:
     from reprocheck.replay import run_scenarios
 
     run = store.load_run(Path(baseline))
-    groups: dict[tuple[int, int, str, int], list[str]] = {}
+    groups: dict[_Settings, list[str]] = {}
     for name, record in run.records.items():
         groups.setdefault(_settings(record.config), []).append(name)
     out = Path(out)
     if len(groups) == 1:
-        ((steps, seed, device, trace_steps), names), *_ = groups.items()
+        ((settings, names),) = groups.items()
         log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-        return run_scenarios(
-            names, out, steps=steps, seed=seed, device=device, trace_steps=trace_steps
-        )
+        return run_scenarios(names, out, **_options(settings))
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         parts: dict[str, store.Run] = {}
-        for i, ((steps, seed, device, trace_steps), names) in enumerate(groups.items()):
+        for i, (settings, names) in enumerate(groups.items()):
             log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-            part = run_scenarios(
-                names,
-                Path(tmp) / f"part{i}",
-                steps=steps,
-                seed=seed,
-                device=device,
-                trace_steps=trace_steps,
-            )
+            part = run_scenarios(names, Path(tmp) / f"part{i}", **_options(settings))
             loaded = store.load_run(part)
             parts.update(dict.fromkeys(names, loaded))
         first = parts[next(iter(run.records))]

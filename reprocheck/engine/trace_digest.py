@@ -48,8 +48,11 @@ SUBSET_ELEMENTS = 16 * 1024
 # Tensors up to this many elements are summarised in Python (see _float_stats).
 _SMALL = 256
 
-# Bookkeeping operators, not maths (``record_function`` markers in optimizers).
-_SKIP_NAMESPACES = frozenset({"profiler"})
+# Bookkeeping operators, not maths (``record_function`` markers in optimizers), and
+# torch.distributed collectives (DDP's all-reduce): those run asynchronously, so their
+# outputs are not final when the dispatcher returns and a digest of them would race.
+# What they reduce shows in the gradients, which the step records digest.
+_SKIP_NAMESPACES = frozenset({"profiler", "c10d", "_c10d_functional"})
 _UNINITIALIZED = frozenset(
     {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"}
 )
