@@ -276,6 +276,12 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         )
     if first is not None and first.phase != "final" and not (changed_tensors or changed_metrics):
         notes.append("traced outputs differ but every recorded number agrees")
+    for side, record in (("baseline", b), ("candidate", c)):
+        if not all(record.ranks_agree):  # distributed runs only; empty means one process
+            notes.append(
+                f"in the {side}, the ranks' parameters disagree from step "
+                f"{record.ranks_agree.index(False)} (only rank 0's were kept)"
+            )
     ulps = [d.ulp_max for d in tensors if d.ulp_max is not None]
     return ScenarioComparison(
         name=name,

@@ -110,6 +110,9 @@ def test_a_planted_rank_disagreement_is_recorded_and_reported(
     assert first.records["rankskew:build"].ranks_agree == (False, False)
     assert "after step 0 the parameters of rank(s) 1 differ from rank 0's" in output
     assert "2 ranks DISAGREE from step 0" in output
+    result = compare(first.path, ddp_runs[1].path)
+    notes = next(s.notes for s in result.scenarios if s.name == "rankskew:build")
+    assert "in the candidate, the ranks' parameters disagree from step 0" in " ".join(notes)
 
 
 def test_metrics_are_the_mean_over_ranks(ddp_runs: tuple[Run, Run, str]) -> None:
