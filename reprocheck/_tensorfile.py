@@ -1,13 +1,13 @@
-"""Check a safetensors file's header ourselves before the safetensors library opens it.
+"""Read safetensors files: every header rule checked first, then one tensor at a time.
 
 safetensors is a data-only format (no code runs on load), but a file that arrives from
 another machine may still lie: a header length past the end of the file, a tensor whose
 bytes lie outside the data region or overlap another's, a dtype that does not exist, a
-shape whose size does not match its bytes. The library catches most of this, but its
-checks and messages vary between versions. Here every rule is checked in Python on the
+shape whose size does not match its bytes. Every rule is checked here in Python on the
 header alone (at most :data:`MAX_HEADER_BYTES` are read, nothing is allocated for the
 tensors), and each failure is a one-line :class:`~reprocheck.errors.ArtifactError` naming
-the file, the tensor and the rule.
+the file, the tensor and the rule. :class:`TensorReader` then reads one tensor's bytes at
+a time (the safetensors library writes the files; reading needs no more than this).
 
 Layout (https://github.com/huggingface/safetensors): an 8-byte little-endian header
 length N, N bytes of UTF-8 JSON ``{name: {"dtype", "shape", "data_offsets": [begin,
@@ -23,6 +23,7 @@ import math
 import os
 import stat
 import struct
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,7 @@ class TensorEntry:
     dtype: str
     shape: tuple[int, ...]
     nbytes: int
+    offset: int = 0  # where its bytes start in the file
 
 
 def check_regular_file(path: Path, what: str) -> None:
@@ -129,7 +131,11 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
     except OSError as exc:
         raise ArtifactError(f"cannot read tensor file {path}: {exc.strerror or exc}") from None
     header = _parse(raw, path)
-    return _check_layout(header, size - 8 - length, path)
+    entries = _check_layout(header, size - 8 - length, path)
+    return {
+        name: dataclasses.replace(entry, offset=8 + length + entry.offset)
+        for name, entry in entries.items()
+    }
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -193,7 +199,7 @@ def _entry(name: str, value: Any, where: str) -> tuple[TensorEntry, int, int]:
             f"{here}: shape {shape} of {dtype} needs {nbytes} bytes, "
             f"its data_offsets span {end - begin}"
         )
-    return TensorEntry(torch_name, tuple(shape), nbytes), begin, end
+    return TensorEntry(torch_name, tuple(shape), nbytes, begin), begin, end
 
 
 def _count(value: Any) -> bool:
@@ -234,34 +240,21 @@ def _check_layout(header: dict[str, Any], data_len: int, path: Path) -> dict[str
 class TensorReader:
     """Lazy, read-only access to one scenario's final tensors, one tensor at a time.
 
-    The header is checked by :func:`reprocheck._tensorfile.read_header` before safetensors
-    opens the file, and each tensor's dtype, shape and size before it is loaded: a lying
-    header never makes reprocheck allocate what it claims.
+    The header is checked by :func:`read_header` first; each tensor is then checked
+    against its record and this machine's memory and read with one positioned read into
+    a buffer the tensor takes over. No memory map: mapped pages of the tensors already
+    compared would stay resident in the process until the file closes, so peak memory
+    would grow with the file, not with the largest tensor. Nothing in a safetensors file
+    is code; the bytes become a tensor of the checked dtype and shape, nothing else.
     """
 
     def __init__(self, path: Path, expected: Mapping[str, Any]) -> None:
-        from safetensors import safe_open
-
         self.path = path
         self._entries = read_header(path)
         self._expected = expected
         for key, entry in self._entries.items():
             self._check_size(key, entry)
-        try:
-            str(path).encode("utf-8")
-        except UnicodeEncodeError:  # safetensors takes UTF-8 paths only
-            raise ArtifactError(
-                f"cannot open tensor file {path}: its path is not valid UTF-8",
-                hint="Move or rename the run directory to a UTF-8 name.",
-            ) from None
-        try:
-            handle: Any = safe_open(str(path), framework="pt", device="cpu")
-            keys: list[str] = list(handle.keys())
-            self._handle = handle
-            self._keys = set(keys)
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-            raise ArtifactError(f"tensor file {path} is corrupt: {_first_line(exc)}") from None
-        missing = sorted(set(expected) - self._keys)
+        missing = sorted(set(expected) - set(self._entries))
         if missing:
             raise ArtifactError(
                 f"tensor file {path} lacks tensor {missing[0]!r} named in its record"
@@ -269,10 +262,12 @@ class TensorReader:
 
     def keys(self) -> list[str]:
         """Tensor names, sorted."""
-        return sorted(self._keys)
+        return sorted(self._entries)
 
     def get(self, key: str) -> torch.Tensor:
-        """Load one tensor (after checking it against its record and this machine's memory)."""
+        """Load one tensor (after checking it against its record)."""
+        import torch
+
         entry = self._entries.get(key)
         if entry is None:
             raise ArtifactError(f"tensor file {self.path} has no tensor {key!r}")
@@ -285,13 +280,23 @@ class TensorReader:
                     f"{self.path}: tensor {key!r} is {entry.dtype}{list(entry.shape)}, "
                     f"its record declares {declared}{list(shape)} (an inconsistent artifact)"
                 )
+        dtype = getattr(torch, entry.dtype)
+        if entry.nbytes == 0:
+            return torch.empty(entry.shape, dtype=dtype)
+        buffer = bytearray(entry.nbytes)
         try:
-            tensor: torch.Tensor = self._handle.get_tensor(key)
-            return tensor
-        except Exception as exc:  # noqa: BLE001
+            with open(self.path, "rb") as handle:
+                handle.seek(entry.offset)
+                got = handle.readinto(buffer)
+        except OSError as exc:
             raise ArtifactError(
-                f"tensor {key!r} in {self.path} cannot be read: {_first_line(exc)}"
+                f"tensor {key!r} in {self.path} cannot be read: {exc.strerror or exc}"
             ) from None
+        if got != entry.nbytes:  # the file shrank since its header was checked
+            raise ArtifactError(f"tensor {key!r} in {self.path} is cut short (truncated?)")
+        tensor = torch.frombuffer(buffer, dtype=dtype).reshape(entry.shape)
+        # safetensors stores little-endian; torch.frombuffer reads native order.
+        return tensor if sys.byteorder == "little" else _swap_bytes(tensor)
 
     def _check_size(self, key: str, entry: TensorEntry) -> None:
         # Loading copies a tensor into memory: refuse one that cannot fit rather than let
@@ -305,14 +310,19 @@ class TensorReader:
             )
 
 
+def _swap_bytes(tensor: torch.Tensor) -> torch.Tensor:  # pragma: no cover - big-endian only
+    import torch
+
+    size = tensor.element_size()
+    if size == 1:
+        return tensor
+    raw = tensor.reshape(-1).view(torch.uint8).reshape(-1, size).flip(1).contiguous()
+    return raw.view(tensor.dtype).reshape(tensor.shape)
+
+
 def _memory_limit() -> int | None:
     """Physical memory in bytes, or None where the platform does not say."""
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
