@@ -454,7 +454,11 @@ def compile_lockfile(
     old_input = in_path.read_bytes() if in_path.is_file() else None
     atomic_write_text(in_path, input_text(spec, requirements=requirements, output_dir=output_dir))
     _readable(in_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=output_dir)
+    _sweep_temporaries(output_dir, out_path.name)
+    # The pid in the name lets a later run remove this file if this process is killed.
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{out_path.name}.pid{os.getpid()}.", suffix=".tmp", dir=output_dir
+    )
     tmp = Path(tmp_name)
     succeeded = False
     try:
@@ -486,6 +490,21 @@ def compile_lockfile(
                 atomic_write_text(in_path, old_input.decode("utf-8"))
     log(f"wrote {out_path}", kind="info")
     return out_path
+
+
+def _sweep_temporaries(output_dir: Path, name: str) -> None:
+    """Remove temporary lockfiles left by a killed ``reprocheck lock`` (its pid is gone)."""
+    for stale in output_dir.glob(f".{name}.pid*.tmp"):
+        match = re.match(rf"^\.{re.escape(name)}\.pid(\d+)\.", stale.name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        except OSError:  # alive, owned by someone else
+            continue
 
 
 def _readable(path: Path) -> None:

@@ -245,6 +245,14 @@ def load_run(path: Path) -> Run:
     return Run(path, manifest, records, dirs)
 
 
+def _writer_pid(name: str, kind: str) -> int | None:
+    """The pid in ``.<out>.<kind>-<pid>-<random>``, or None if the name has none."""
+    try:
+        return int(name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -309,13 +317,18 @@ class RunWriter:
         self._used: set[str] = set()
 
     def _clean_stale(self, parent: Path) -> None:
-        # Partial directories left by a killed run: remove them when their writer is gone.
-        for stale in parent.glob(f".{self.out.name}.partial-*"):
-            try:
-                pid = int(stale.name.rsplit(".partial-", 1)[1].split("-", 1)[0])
-            except (IndexError, ValueError):
-                continue
-            if not _pid_alive(pid):
+        # Directories left by a killed run, once their writer is gone: a partial run is
+        # removed; a previous run moved aside by --force is put back if the new run never
+        # took its place (killed between the two renames of commit), else removed.
+        for kind in ("partial", "old"):
+            for stale in sorted(parent.glob(f".{self.out.name}.{kind}-*")):
+                pid = _writer_pid(stale.name, kind)
+                if pid is None or _pid_alive(pid):
+                    continue
+                if kind == "old" and not self.out.exists():
+                    with contextlib.suppress(OSError):
+                        os.rename(stale, self.out)
+                    continue
                 shutil.rmtree(stale, ignore_errors=True)
 
     def _dir_for(self, name: str) -> str:
@@ -352,7 +365,9 @@ class RunWriter:
                         f"{self.out} was written by another run meanwhile",
                         hint="Use a separate --out for each concurrent run.",
                     )
-                old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
+                old = self.out.parent / (
+                    f".{self.out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                )
                 os.rename(self.out, old)
             else:
                 with contextlib.suppress(OSError):
