@@ -208,6 +208,8 @@ def read_lockfile(path: Path) -> Lockfile:
     """
     path = Path(path)
     hint = "Re-create it with `reprocheck lock`, or fix the line named."
+    if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO would block
+        raise ArtifactError(f"lockfile {path} is not a regular file", hint=hint)
     try:
         raw = path.read_bytes()
     except OSError as exc:

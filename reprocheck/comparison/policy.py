@@ -258,6 +258,8 @@ def _rules(data: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str, To
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO would block
+        raise PolicyError(f"{path}: not a regular file, expected a TOML policy file")
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)

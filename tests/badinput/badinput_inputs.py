@@ -112,6 +112,16 @@ def policy_cases(table: Table) -> None:
         lambda ws: ws.compare("--policy", str(ws.root)),
         "is a directory",
     )
+    table.error(
+        "compare/policy-fifo",
+        lambda ws: (
+            ws.policy.unlink(),
+            os.mkfifo(ws.policy),
+            ws.compare("--policy", "policy.toml"),
+        )[-1],
+        p,
+        "not a regular file",
+    )
     table.error("compare/policy-not-utf8", policy(b'preset = "\xff"\n'), p, "invalid TOML")
     table.error("compare/policy-invalid-toml", policy(b"preset = \n"), p, "invalid TOML")
     table.error("compare/policy-truncated", _truncated_policy, p, "invalid TOML")
@@ -203,6 +213,21 @@ def output_cases(table: Table) -> None:
         "does not exist",
     )
     table.error(
+        "determinism/output-is-a-directory",
+        lambda ws: [
+            "determinism",
+            "mlp",
+            "--steps",
+            "1",
+            "--repeats",
+            "2",
+            "--no-fresh-process",
+            "-o",
+            str(ws.root),
+        ],
+        "is a directory",
+    )
+    table.error(
         "lock/verify-output-is-a-directory",
         lambda ws: _matching_lock(ws, "-o", str(ws.root)),
         "is a directory",
@@ -233,6 +258,16 @@ def lockfile_cases(table: Table) -> None:
     )
     table.error(
         "lock/verify-directory", lambda ws: ["lock", "--verify", str(ws.root)], "Is a directory"
+    )
+    table.error(
+        "lock/verify-fifo",
+        lambda ws: (
+            ws.lockfile.unlink(),
+            os.mkfifo(ws.lockfile),
+            ["lock", "--verify", str(ws.lockfile)],
+        )[-1],
+        f,
+        "not a regular file",
     )
     table.error("lock/verify-empty", lock(b""), f, "pins no packages")
     table.error("lock/verify-comments-only", lock(b"# nothing pinned\n"), f, "pins no packages")
