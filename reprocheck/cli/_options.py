@@ -44,6 +44,43 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def replay_options(func: F) -> F:
+    """``--steps``, ``--seed``, ``--device``, ``--trace-steps``: how scenarios are replayed."""
+    for option in reversed(
+        [
+            click.option(
+                "--steps",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Training steps per scenario [default: each scenario's own].",
+            ),
+            click.option(
+                "--seed",
+                type=click.IntRange(min=0),
+                default=0,
+                show_default=True,
+                help="The one seed for every random source.",
+            ),
+            click.option(
+                "--device",
+                type=click.Choice(["cpu", "cuda"]),
+                default="cpu",
+                show_default=True,
+                help="Where to run (cuda: under deterministic cuBLAS/cuDNN settings).",
+            ),
+            click.option(
+                "--trace-steps",
+                type=click.IntRange(min=0),
+                default=1,
+                show_default=True,
+                help="Trace the first K steps operator by operator (0: no trace).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 def emit(text: str, output: Path | None) -> None:
     """Print ``text`` or write it atomically to ``output``."""
     text = printable(text)

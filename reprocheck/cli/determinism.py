@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import emit, output_option, progress_display, progress_enabled
+from reprocheck.cli._options import (
+    emit,
+    output_option,
+    progress_display,
+    progress_enabled,
+    replay_options,
+)
 from reprocheck.cli._state import State
 
 __all__ = ["determinism"]
@@ -22,23 +28,7 @@ __all__ = ["determinism"]
     show_default=True,
     help="Replays in this process (plus one in a fresh process).",
 )
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Training steps per scenario [default: each scenario's own].",
-)
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed."
-)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option(
-    "--trace-steps",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Trace the first K steps operator by operator, to name the first that differs.",
-)
+@replay_options
 @click.option(
     "--fresh-process/--no-fresh-process",
     default=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import progress_display, progress_enabled
+from reprocheck.cli._options import progress_display, progress_enabled, replay_options
 from reprocheck.cli._state import State
 
 __all__ = ["run"]
@@ -22,29 +22,7 @@ __all__ = ["run"]
     type=click.Path(path_type=Path),
     help="The run directory to create (must not exist, or be empty, unless --force).",
 )
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Training steps per scenario [default: each scenario's own].",
-)
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The one seed."
-)
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda"]),
-    default="cpu",
-    show_default=True,
-    help="Where to run (cuda: under deterministic cuBLAS/cuDNN settings).",
-)
-@click.option(
-    "--trace-steps",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Trace the first K steps operator by operator (0: no trace).",
-)
+@replay_options
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
 @click.option(
     "--lockfile",
