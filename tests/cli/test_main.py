@@ -75,3 +75,11 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md matches the commands' --help (regenerate: python scripts/gen_cli_docs.py)."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
+                         capture_output=True, text=True, check=False, cwd=root)
+    assert out.returncode == 0, out.stdout + out.stderr
