@@ -10,11 +10,11 @@ Which runs (this test never skips):
   with ``OMP_NUM_THREADS=1`` and one with ``2``. The thread count changes the reduction
   order in convolution, batch norm and attention, so cnn and transformer part by rounding.
 
-The browser is Debian's ``chromium`` (``.ci/run`` installs it; ``$REPROCHECK_CHROMIUM``
-names another binary). A missing browser fails the test with a hint rather than skipping
-it. The page is driven over the DevTools pipe, so every console message, log entry and
-request the page makes is seen; the full-page screenshot is written under ``tmp_path`` and
-its path printed (``pytest -s`` shows it).
+The browser is Debian's ``chromium`` (the test setup installs it through apt when
+missing; ``$REPROCHECK_CHROMIUM`` names another binary). A missing browser fails the
+test with a hint rather than skipping it. The page is driven over the DevTools pipe, so
+every console message, log entry and request the page makes is seen; the full-page
+screenshot is written under ``tmp_path`` and its path printed (``pytest -s`` shows it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from chromium import PageReport, find_chromium, open_page
+from chromium import PageReport, ensure_chromium, open_page
 
 pytestmark = pytest.mark.integration
 
@@ -76,11 +76,11 @@ def _pick_runs(tmp: Path) -> tuple[str, Path, Path]:
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Opened:
     """Make the report with the real CLI, open it in Chromium, keep what it saw."""
-    chromium = find_chromium()
+    chromium = ensure_chromium()
     if chromium is None:
         pytest.fail(
-            "no Chromium found: apt-get install chromium (as .ci/run does), "
-            "or set REPROCHECK_CHROMIUM to a Chromium binary"
+            "no Chromium found and it could not be installed: apt-get install chromium "
+            "(as root), or set REPROCHECK_CHROMIUM to a Chromium binary"
         )
     tmp = tmp_path_factory.mktemp("report")
     source, base, cand = _pick_runs(tmp)

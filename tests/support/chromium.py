@@ -50,6 +50,23 @@ def find_chromium() -> str | None:
     return None
 
 
+def ensure_chromium() -> str | None:
+    """Find Chromium, installing Debian's package first when it is missing and we may.
+
+    The test setup installs the browser (as root, through apt) so that the README's test
+    command works on a fresh Debian machine without a separate step.
+    """
+    found = find_chromium()
+    if found is not None or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            return None
+    return find_chromium()
+
+
 @dataclasses.dataclass
 class PageReport:
     """What happened while the page loaded.
