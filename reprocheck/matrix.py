@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         hashes = None
         if args.lockfiles is not None:
-            from reprocheck.lock import lockfile_sha256
+            from reprocheck.lockfile import lockfile_sha256
 
             hashes = {
                 env: lockfile_sha256(args.lockfiles / f"{env}.txt")

@@ -34,7 +34,7 @@ from typing import Any
 import nox
 
 from reprocheck._version import __version__
-from reprocheck.lock import Lockfile, lockfile_sha256, read_lockfile
+from reprocheck.lockfile import Lockfile, lockfile_sha256, read_lockfile
 from reprocheck.matrix import EnvStatus, read_status, version_key, write_status
 from reprocheck.pipconfig import pip_install_options, uv_install_options
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import make_run, write_run
 
 from reprocheck.errors import ArtifactError
-from reprocheck.lock import read_lockfile
+from reprocheck.lockfile import read_lockfile
 from reprocheck.store import load_run
 
 pytestmark = pytest.mark.integration

@@ -31,7 +31,8 @@ from reprocheck._tensorfile import TensorReader
 from reprocheck.comparison import compare
 from reprocheck.comparison.policy import Policy, load_policy
 from reprocheck.errors import ReprocheckError
-from reprocheck.lock import read_lockfile, verify_environment
+from reprocheck.lock import verify_environment
+from reprocheck.lockfile import read_lockfile
 from reprocheck.record import TensorInfo
 from reprocheck.store import load_run
 

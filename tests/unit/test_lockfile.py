@@ -8,15 +8,8 @@ import pytest
 import tomllib
 
 from reprocheck.errors import ArtifactError, InputError
-from reprocheck.lock import (
-    DEFAULT_REQUIREMENTS,
-    EnvironmentSpec,
-    canonical_name,
-    input_text,
-    lockfile_sha256,
-    read_lockfile,
-    verify_environment,
-)
+from reprocheck.lock import DEFAULT_REQUIREMENTS, EnvironmentSpec, input_text, verify_environment
+from reprocheck.lockfile import canonical_name, lockfile_sha256, read_lockfile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import reprocheck.nox as helper
-from reprocheck.lock import read_lockfile
+from reprocheck.lockfile import read_lockfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
