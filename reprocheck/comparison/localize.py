@@ -5,8 +5,8 @@ Two sources, finest first:
 * The op trace of the first steps. Across torch versions the operator sequence itself
   changes (other decompositions, fused kernels, renamed ops), so traces are not compared
   index by index. Calls are grouped by ``(step, phase, module)``; within a group, calls
-  with equal op and digest anchor the alignment, the rest are aligned by op name with
-  :class:`difflib.SequenceMatcher`; calls present on one side only
+  with equal op and digest anchor the alignment, the rest are aligned by op name and
+  output shapes and dtypes with :class:`difflib.SequenceMatcher`; calls present on one side only
   are structural differences; the first *aligned* call (in the baseline's order) whose
   output digest differs is the first differing operator.
 * The per-step records: init digests (step 0, ``init``), then per step the batch and loss
@@ -109,7 +109,10 @@ def _align_group(b_calls: Calls, c_calls: Calls) -> list[tuple[Calls, Calls, boo
 
     Calls with the same operator *and* output digest anchor the alignment first, so an
     inserted call of a repeated operator cannot shift its neighbours onto each other; the
-    stretches between anchors are then aligned by operator name alone.
+    stretches between anchors are then aligned by operator name and output shapes and
+    dtypes: a call on a tensor of another shape is another call (torch 2.6 emits extra
+    ``detach`` calls in optimizers, which must not pair with the next ``detach`` of a
+    different parameter and read as a numeric difference).
     """
     out: list[tuple[Calls, Calls, bool]] = []
     exact = difflib.SequenceMatcher(
@@ -124,7 +127,10 @@ def _align_group(b_calls: Calls, c_calls: Calls) -> list[tuple[Calls, Calls, boo
             continue
         b_part, c_part = b_calls[i1:i2], c_calls[j1:j2]
         by_name = difflib.SequenceMatcher(
-            None, [e.op for _, e in b_part], [e.op for _, e in c_part], autojunk=False
+            None,
+            [(e.op, e.shapes, e.dtypes) for _, e in b_part],
+            [(e.op, e.shapes, e.dtypes) for _, e in c_part],
+            autojunk=False,
         )
         for tag2, k1, k2, l1, l2 in by_name.get_opcodes():
             out.append((b_part[k1:k2], c_part[l1:l2], tag2 == "equal"))

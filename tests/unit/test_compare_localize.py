@@ -77,6 +77,72 @@ def test_op_on_one_side_only_is_structural_and_skipped() -> None:
     assert alignment.first.baseline.op == "aten.sum.default"
 
 
+# The optimizer-phase calls outside any module in `mlp`'s first step, as recorded by torch
+# 2.6.0 and 2.13.0 here (op, output shape, digest): 2.6 detaches every parameter twice and
+# clones first; 2.13 detaches once, before cloning. Every tensor is bitwise equal.
+_SGD_TORCH_2_6 = [
+    ("clone", (256, 32), "82bd"),
+    ("detach", (256, 32), "527f"),
+    ("detach", (256, 32), "527f"),
+    ("clone", (256,), "2f62"),
+    ("detach", (256,), "3fe7"),
+    ("detach", (256,), "3fe7"),
+    ("clone", (256, 256), "878f"),
+    ("detach", (256, 256), "c6fe"),
+    ("detach", (256, 256), "c6fe"),
+    ("clone", (256,), "fd8a"),
+    ("detach", (256,), "3fe7"),
+    ("detach", (256,), "3fe7"),
+    ("clone", (10, 256), "5c88"),
+    ("detach", (10, 256), "3fc0"),
+    ("detach", (10, 256), "3fc0"),
+    ("clone", (10,), "7159"),
+    ("detach", (10,), "d0ae"),
+    ("detach", (10,), "d0ae"),
+]
+_SGD_TORCH_2_13 = [
+    ("detach", (256, 32), "527f"),
+    ("clone", (256, 32), "82bd"),
+    ("detach", (256,), "3fe7"),
+    ("clone", (256,), "2f62"),
+    ("detach", (256, 256), "c6fe"),
+    ("clone", (256, 256), "878f"),
+    ("detach", (256,), "3fe7"),
+    ("clone", (256,), "fd8a"),
+    ("detach", (10, 256), "3fc0"),
+    ("clone", (10, 256), "5c88"),
+    ("detach", (10,), "d0ae"),
+    ("clone", (10,), "7159"),
+]
+
+
+def _optimizer_calls(calls: list[tuple[str, tuple[int, ...], str]]) -> list[TraceEntry]:
+    return [
+        TraceEntry(
+            step=0,
+            index=i,
+            phase="optimizer",
+            op=f"aten.{op}.default",
+            module="",
+            shapes=(shape,),
+            dtypes=("float32",),
+            digest=digest,
+        )
+        for i, (op, shape, digest) in enumerate(calls)
+    ]
+
+
+def test_reordered_calls_never_pair_tensors_of_another_shape() -> None:
+    """Real SGD traces of torch 2.6 vs 2.13: structural differences only, no divergence.
+
+    Regression: aligning the gaps by op name alone paired `detach` of the (256, 32) weight
+    with `detach` of a (256,) bias and reported their digests as a numeric difference.
+    """
+    alignment = align_traces(_optimizer_calls(_SGD_TORCH_2_6), _optimizer_calls(_SGD_TORCH_2_13))
+    assert alignment.first is None
+    assert alignment.structural.count > 0
+
+
 def test_steps_traced_on_one_side_only_are_ignored() -> None:
     """A baseline that traced more steps is compared only over the common steps."""
     b = [
