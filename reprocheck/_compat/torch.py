@@ -262,12 +262,14 @@ def torch_version_tuple() -> tuple[int, int]:
 
 
 def norms_float64(tensors: list[Any]) -> list[float]:
-    """The 2-norm of each tensor, accumulated in float64, independent of the thread count.
+    """The 2-norm of each tensor as a Python float, independent of the thread count.
 
     A reduction split across threads sums in another order under another thread count,
     so a bitwise-equal tensor could get a different norm. The norms are therefore taken
-    on one thread (the caller's setting is restored at once): one fused call, far cheaper
-    here than any row-splitting scheme, and the same order whatever the thread count.
+    on one thread (the caller's setting is restored at once), in one fused call, in the
+    tensors' own dtype (float32 at least): float64 copies of every parameter and gradient
+    each step cost more than the rest of the recording. The norms only draw the divergence growth;
+    bitwise equality is judged by the digests.
     """
     torch = torch_module()
     if not tensors:
@@ -275,11 +277,14 @@ def norms_float64(tensors: list[Any]) -> list[float]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        try:  # one fused call where _foreach_norm takes a dtype (torch >= 2.4)
-            found = torch._foreach_norm(list(tensors), 2, dtype=torch.float64)
-        except (TypeError, RuntimeError):
-            found = [torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]
-        return [float(v) for v in torch.stack([f.reshape(()) for f in found]).tolist()]
+        if all(t.dtype in (torch.float32, torch.float64) for t in tensors):
+            found = torch._foreach_norm(list(tensors), 2)
+        else:  # float16/bfloat16 norms would keep three digits: widen those to float32
+            found = [
+                torch.linalg.vector_norm(t, dtype=torch.float32 if t.element_size() < 4 else None)
+                for t in tensors
+            ]
+        return [float(v) for v in torch.stack([f.reshape(()).double() for f in found]).tolist()]
     finally:
         torch.set_num_threads(threads)
 

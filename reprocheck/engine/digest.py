@@ -13,6 +13,7 @@ their safetensors files. Summaries (absmax, mean, a strided sample) let compare 
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import zlib
 from typing import TYPE_CHECKING
@@ -38,9 +39,15 @@ def tensor_bytes(tensor: torch.Tensor) -> bytes:
     return ctypes.string_at(t.data_ptr(), n)
 
 
+@functools.lru_cache(maxsize=4096)
+def _header_crc(dtype: object, shape: tuple[int, ...]) -> int:
+    # The same parameters are digested every step: compute each header's CRC once.
+    return zlib.crc32(f"{dtype}|{shape}|".encode())
+
+
 def tensor_digest(tensor: torch.Tensor) -> str:
     """A hex checksum of dtype, shape and contents (CRC-32 of the header, then the bytes)."""
-    crc = zlib.crc32(f"{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+    crc = _header_crc(tensor.dtype, tuple(tensor.shape))
     t = tensor.detach()
     if t.device.type != "cpu":
         t = t.cpu()

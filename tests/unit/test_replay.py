@@ -281,5 +281,6 @@ def test_norms_do_not_depend_on_the_thread_count() -> None:
     finally:
         torch.set_num_threads(threads)
     assert one == two
-    assert one[0] == pytest.approx(float(tensors[0].double().norm()), rel=1e-12)
+    # float32 tensors: the norm has float32 precision (see norms_float64's docstring).
+    assert one[0] == pytest.approx(float(tensors[0].double().norm()), rel=1e-6)
     assert one[1] == pytest.approx(5**0.5)
