@@ -44,6 +44,20 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def format_choice(
+    choices: tuple[str, ...] = ("text", "json"), help_text: str = "Output format."
+) -> Callable[[F], F]:
+    """``--format CHOICE`` (stored as ``fmt``), text by default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def replay_options(func: F) -> F:
     """``--steps``, ``--seed``, ``--device``, ``--trace-steps``: how scenarios are replayed."""
     for option in reversed(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reprocheck.cli._options import emit, output_option, printable
+from reprocheck.cli._options import emit, format_choice, output_option, printable
 
 if TYPE_CHECKING:
     from reprocheck.comparison import ComparisonResult, Policy
@@ -23,13 +23,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def format_option() -> Callable[[F], F]:
     """``--format text|json|markdown|junit``."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="text",
-        show_default=True,
-        help="Report format: a table for people, JSON for tools, markdown for a CI step "
+    return format_choice(
+        tuple(FORMATS),
+        "Report format: a table for people, JSON for tools, markdown for a CI step "
         "summary, JUnit XML for CI test reports.",
     )
 

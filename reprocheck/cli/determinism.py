@@ -9,6 +9,7 @@ import click
 
 from reprocheck.cli._options import (
     emit,
+    format_choice,
     output_option,
     progress_display,
     progress_enabled,
@@ -35,14 +36,7 @@ __all__ = ["determinism"]
     show_default=True,
     help="Also replay once in a fresh `python -m reprocheck run` process.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_choice()
 @output_option()
 @click.pass_obj
 def determinism(  # noqa: PLR0917 - click passes every option as an argument

@@ -6,18 +6,14 @@ from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import emit, output_option
+from reprocheck.cli._options import emit, format_choice, output_option
 from reprocheck.cli._state import State
 
 
 @click.command(name="fingerprint")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a readable table; json: the machine-readable record (see docs/fingerprint.md).",
+@format_choice(
+    help_text="text: a readable table; json: the machine-readable record "
+    "(see docs/fingerprint.md).",
 )
 @output_option()
 @click.option(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reprocheck.cli._options import emit, output_option
+from reprocheck.cli._options import emit, format_choice, output_option
 from reprocheck.errors import InputError
 
 __all__ = ["lock"]
@@ -110,14 +110,7 @@ class _LockCommand(click.Command):
     default=None,
     help="Instead of locking: check the running environment matches LOCKFILE exactly.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format of --verify.",
-)
+@format_choice(help_text="Output format of --verify.")
 @output_option()
 @click.pass_context
 def lock(
