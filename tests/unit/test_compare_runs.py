@@ -116,6 +116,43 @@ def test_loss_change_names_step_and_forward(tmp_path: Path) -> None:
     assert [m.key for m in s.metrics] == ["mlp/loss"]
 
 
+def test_norm_of_bitwise_equal_tensors_is_not_a_difference(tmp_path: Path) -> None:
+    """Norms recomputed in another order by another torch, over equal tensors: identical.
+
+    torch 2.6 and 2.13 sum float32 norms in different orders; on bitwise-equal gradients
+    and parameters (equal digests) the recorded norms may differ in the last bit.
+    """
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        step = records["mlp"]["steps"][1]
+        step["grad_norm"] = float(
+            torch.nextafter(torch.tensor(step["grad_norm"]), torch.tensor(9.0))
+        )
+        step["param_norm"] *= 1 + 1e-7
+        step["param_norms"] = {k: v * (1 + 1e-7) for k, v in step["param_norms"].items()}
+
+    base, cand = pair(tmp_path, edit)
+    s = compare(base, cand).scenario("mlp")
+    assert s.verdict == "identical"
+    assert s.first_divergence is None
+
+
+def test_norm_change_with_changed_tensors_still_counts(tmp_path: Path) -> None:
+    """Where the gradients' digests differ, a different grad norm is a real difference."""
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        step = records["mlp"]["steps"][1]
+        step["grad_norm"] *= 1.5
+        step["grad_digests"] = dict.fromkeys(step["grad_digests"], "0" * 12)
+
+    base, cand = pair(tmp_path, edit)
+    s = compare(base, cand).scenario("mlp")
+    assert s.verdict == "drift"
+    assert s.first_divergence is not None
+    assert (s.first_divergence.step, s.first_divergence.phase) == (1, "backward")
+    assert "mlp/grad_norm" in [m.key for m in s.metrics]
+
+
 def test_nan_loss_is_drift_whatever_the_tolerance(tmp_path: Path) -> None:
     """NaN where the baseline has a number is drift even under a loose policy."""
 
