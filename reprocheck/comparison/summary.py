@@ -38,9 +38,12 @@ def summary_line(
         suspects = suspect_phrase(list(environment)) or environment[0].path
         return f"drift: {len(environment)} environment change(s); {suspects}"
     differing = [s for s in scenarios if s.verdict != "identical"]
+    # Name the scenarios that earned the overall verdict: "drift in cnn, transformer" must
+    # not list a scenario that is only within tolerance.
+    named = [s for s in differing if s.verdict == verdict]
     head = verdict
-    if differing and len(differing) < len(scenarios):
-        head += f" in {', '.join(s.name for s in differing)}"
+    if named and len(named) < len(scenarios):
+        head += f" in {', '.join(s.name for s in named)}"
     parts: list[str] = []
     suspects = suspect_phrase(list(environment))
     if verdict == "identical":

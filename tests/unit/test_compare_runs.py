@@ -54,6 +54,19 @@ def test_one_ulp_is_reported_at_tensor_and_index(tmp_path: Path) -> None:
     assert s.first_divergence.phase == "final"
 
 
+def test_verdict_line_names_only_the_scenarios_that_drift(tmp_path: Path) -> None:
+    """'drift in a' lists the drifting scenario, not one that is only within tolerance."""
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        records["a"]["steps"][2]["loss"] = 0.4  # drift
+        _nudge(records, {"mlp": tensors["b"]})  # one ULP in b: within tolerance
+
+    base, cand = pair(tmp_path, edit, names=("a", "b", "c"))
+    result = compare(base, cand)
+    assert [s.verdict for s in result.scenarios] == ["drift", "within_tolerance", "identical"]
+    assert result.summary.startswith("drift in a:")
+
+
 def test_one_ulp_is_drift_under_bitwise_policy(tmp_path: Path) -> None:
     """The bitwise preset turns any difference into drift."""
     base, cand = pair(tmp_path, _nudge)
