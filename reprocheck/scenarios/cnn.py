@@ -2,8 +2,9 @@
 
 The convolutions are large enough for oneDNN and ATen to split their work (and the
 weight-gradient and batch-norm reductions) across threads, and the batch-norm reductions
-are vectorized, so this scenario moves with the thread count and the CPU dispatch level
-(``ATEN_CPU_CAPABILITY``), which ``mlp`` deliberately does not.
+are vectorized, so this scenario moves with the thread count (on the CPUs we know of)
+and with the CPU dispatch level (``ATEN_CPU_CAPABILITY``), even where ``mlp`` is
+thread-invariant.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from typing import Any
@@ -16,10 +17,10 @@ from reprocheck.environment import fingerprint
 pytestmark = pytest.mark.integration
 
 
-def _fingerprint_in_subprocess(**env: str) -> dict[str, Any]:
+def _fingerprint_in_subprocess(*unset: str, **env: str) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "reprocheck", "fingerprint", "--format", "json"],
-        env={**os.environ, **env},
+        env={k: v for k, v in {**os.environ, **env}.items() if k not in unset},
         capture_output=True,
         text=True,
         check=False,
@@ -29,25 +30,24 @@ def _fingerprint_in_subprocess(**env: str) -> dict[str, Any]:
     return result
 
 
-def _supports(level: str) -> bool:
-    # ATen only lowers the dispatch level; asking for AVX2 on a CPU without it does nothing.
-    flags = set(fingerprint().cpu["flags"])
-    return {"avx2": {"avx2", "fma"}}[level] <= flags
-
-
-@pytest.mark.skipif(
-    not _supports("avx2") or torch.backends.cpu.get_cpu_capability() == "AVX2",
-    reason="needs an x86 CPU whose native dispatch level is above AVX2",
-)
 def test_aten_cpu_capability_lowers_the_reported_dispatch_level() -> None:
-    """ATEN_CPU_CAPABILITY=avx2 makes the process dispatch to AVX2, and env records it."""
-    native = _fingerprint_in_subprocess()
-    lowered = _fingerprint_in_subprocess(ATEN_CPU_CAPABILITY="avx2")
-    assert native["cpu"]["capability"] != "AVX2"
-    assert lowered["cpu"]["capability"] == "AVX2"
-    assert lowered["cpu"]["aten_cpu_capability_env"] == "avx2"
-    assert lowered["env"]["ATEN_CPU_CAPABILITY"] == "avx2"
+    """ATEN_CPU_CAPABILITY=default makes the process dispatch to DEFAULT, and env records it.
+
+    ``default`` lies below every vector level, so it lowers the dispatch level on any x86-64
+    CPU whatever its native level (AVX2 or AVX-512), which is measured, not assumed.
+    """
+    native = _fingerprint_in_subprocess("ATEN_CPU_CAPABILITY")
+    lowered = _fingerprint_in_subprocess(ATEN_CPU_CAPABILITY="default")
+    assert native["cpu"]["capability"] == native["torch"]["config"]["cpu_capability_usage"]
+    assert lowered["cpu"]["capability"] == "DEFAULT"
+    assert lowered["torch"]["config"]["cpu_capability_usage"] == "DEFAULT"
+    assert lowered["cpu"]["aten_cpu_capability_env"] == "default"
+    assert lowered["env"]["ATEN_CPU_CAPABILITY"] == "default"
     assert lowered["digest"] != native["digest"]
+    assert native["cpu"]["aten_cpu_capability_env"] is None
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        # Every x86-64 CPU torch dispatches for has AVX2 at least: the level really fell.
+        assert native["cpu"]["capability"] != "DEFAULT"
 
 
 def test_omp_num_threads_sets_the_reported_thread_count() -> None:

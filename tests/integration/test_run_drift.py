@@ -1,58 +1,109 @@
 """The built-in scenarios catch real drifts: thread count and CPU dispatch level.
 
-Fresh processes replay the scenarios with OMP_NUM_THREADS=1 and 2, and with
-ATEN_CPU_CAPABILITY=avx2 on an AVX-512 machine. ``mlp`` must stay bitwise identical under
-the thread change (its matrices are too small to be split), while ``cnn`` and
-``transformer`` must move; the dispatch-level change must move ``mlp`` too.
+Fresh processes run ``mlp``, ``cnn`` and ``transformer`` with ``OMP_NUM_THREADS=1`` and
+``2``, and with ``ATEN_CPU_CAPABILITY=default`` (one thread).
+
+Which scenarios a thread change moves depends on the CPU and its maths libraries (on many
+CPUs the ``mlp`` is thread-invariant, on others MKL's matrix products are not), so that
+test measures it first, comparing the final tensors bit for bit, and checks that the
+digests the runs recorded move exactly when the bits did.
+
+The dispatch level is the drift that moves numbers on every x86-64 CPU: ``default`` (no
+vector kernels) against the native level (AVX2 or AVX-512, read from the runs rather than
+assumed) changes initialisers, reductions and maths functions in every built-in scenario.
+Those tests check that compare calls each scenario changed, locates where it first parts
+and names the dispatch level among the environment changes.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import platform
+from pathlib import Path
 
 import pytest
-import torch
+from real_runs import RealRuns
+
+from reprocheck.comparison import ComparisonResult, compare
+from reprocheck.store import load_run
 
 pytestmark = pytest.mark.integration
 
-PROBE = """
-import json
-from reprocheck.replay import replay_scenario
-print(json.dumps({n: replay_scenario(n, steps=2, trace_steps=0)[0].steps[-1].param_digests
-                  for n in ("mlp", "cnn", "transformer")}))
-"""
+SCENARIOS = RealRuns.scenarios
 
 
-def _digests(**env: str) -> dict[str, dict[str, str]]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, dict[str, str]] = json.loads(done.stdout.splitlines()[-1])
-    return result
+def _recorded(run: Path, name: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """Every per-step digest the run recorded for one scenario (batch, parameters, grads)."""
+    return [
+        (s.batch_digest, dict(s.param_digests), dict(s.grad_digests))
+        for s in load_run(run).records[name].steps
+    ]
 
 
-def test_thread_count_moves_cnn_and_transformer_not_mlp() -> None:
-    """1 vs 2 threads: mlp identical, cnn and transformer differ bitwise."""
-    one = _digests(OMP_NUM_THREADS="1")
-    two = _digests(OMP_NUM_THREADS="2")
-    assert one["mlp"] == two["mlp"]
-    assert one["cnn"] != two["cnn"]
-    assert one["transformer"] != two["transformer"]
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_recorded_digests_move_with_the_thread_count_exactly_when_the_bits_do(
+    real_runs: RealRuns, name: str
+) -> None:
+    """1 vs 2 threads: the per-step digests differ if and only if the final tensors do."""
+    one, two = real_runs.get(threads=1), real_runs.get(threads=2)
+    same_bits = RealRuns.same_bits(one, two, name)
+    assert (_recorded(one, name) == _recorded(two, name)) is same_bits
+    # The data never depends on the thread count, only the arithmetic does.
+    assert [b for b, _, _ in _recorded(one, name)] == [b for b, _, _ in _recorded(two, name)]
 
 
-@pytest.mark.skipif(
-    torch.backends.cpu.get_cpu_capability() != "AVX512", reason="needs an AVX-512 CPU"
-)
-def test_cpu_capability_moves_every_scenario_here() -> None:
-    """ATEN_CPU_CAPABILITY=avx2 instead of AVX-512 changes mlp, cnn and transformer."""
-    native = _digests()
-    avx2 = _digests(ATEN_CPU_CAPABILITY="avx2")
-    for name in ("mlp", "cnn", "transformer"):
-        assert native[name] != avx2[name], name
+@pytest.fixture(scope="module")
+def lowered(real_runs: RealRuns) -> tuple[Path, Path, ComparisonResult]:
+    """The native dispatch level against ATEN_CPU_CAPABILITY=default, one thread each."""
+    native = real_runs.get(threads=1)
+    if RealRuns.capability(native) == "DEFAULT":
+        message = "torch dispatches to DEFAULT natively here: no vector level to lower from"
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            pytest.skip(message)
+        pytest.fail(f"{message} (an x86-64 CPU without AVX2?)")
+    low = real_runs.get(threads=1, capability="default")
+    return native, low, compare(native, low)
+
+
+def test_default_dispatch_level_is_in_force(lowered: tuple[Path, Path, ComparisonResult]) -> None:
+    """The lowered run really dispatched to DEFAULT, and the native one to something else."""
+    native, low, _ = lowered
+    print(f"\nnative dispatch level here: {RealRuns.capability(native)}")
+    assert RealRuns.capability(low) == "DEFAULT"
+    assert RealRuns.capability(native) != "DEFAULT"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_dispatch_level_moves_every_scenario(
+    lowered: tuple[Path, Path, ComparisonResult], name: str
+) -> None:
+    """Native vs default: the final tensors differ bitwise, and so do the recorded digests."""
+    native, low, _ = lowered
+    assert not RealRuns.same_bits(native, low, name)
+    assert _recorded(native, name) != _recorded(low, name)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_compare_locates_the_dispatch_level_drift(
+    lowered: tuple[Path, Path, ComparisonResult], name: str
+) -> None:
+    """Each scenario is not identical and parts at step 0 in an aten operator of its own."""
+    native, _, result = lowered
+    scenario = result.scenario(name)
+    assert scenario.verdict in ("within_tolerance", "drift")
+    fd = scenario.first_divergence
+    assert fd is not None
+    assert fd.step == 0
+    assert fd.operator is not None
+    assert fd.operator.startswith("aten.")
+    record = load_run(native).records[name]
+    assert fd.location in (*record.modules, *record.init_digests), fd
+
+
+def test_compare_names_the_dispatch_level(lowered: tuple[Path, Path, ComparisonResult]) -> None:
+    """The environment changes name the measured native level → DEFAULT, and the variable."""
+    native, _, result = lowered
+    changes = {c.path: (c.baseline, c.candidate) for c in result.environment}
+    assert changes.get("cpu.capability") == (RealRuns.capability(native), "DEFAULT")
+    assert changes.get("env.ATEN_CPU_CAPABILITY") == (None, "default")
+    assert result.verdict != "identical"
+    assert "capability" in result.summary.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -63,23 +64,41 @@ def test_digest_ignores_capture_time_and_paths(captured: dict[str, Any]) -> None
     assert compute_digest(other) == compute_digest(captured)
 
 
+def _other(value: Any, *choices: Any) -> Any:
+    """The first of ``choices`` that differs from ``value`` (the host's own setting)."""
+    return next(c for c in choices if c != value)
+
+
+# Each change is made relative to what this host captured, so the "changed" value never
+# happens to be the host's own (an AVX2 machine, one thread, OMP_NUM_THREADS=1 already set).
 @pytest.mark.parametrize(
-    ("section", "key", "value"),
+    ("section", "key", "change"),
     [
-        ("threads", "intra_op", 1),
-        ("cpu", "capability", "AVX2"),
-        ("determinism", "deterministic_algorithms", True),
-        ("torch", "version", "2.1.0"),
-        ("packages", "numpy", "1.0.0"),
-        ("env", "OMP_NUM_THREADS", "1"),
+        pytest.param("threads", "intra_op", lambda v: v + 1, id="threads-intra_op"),
+        pytest.param(
+            "cpu", "capability", lambda v: _other(v, "DEFAULT", "AVX2"), id="cpu-capability"
+        ),
+        pytest.param(
+            "determinism",
+            "deterministic_algorithms",
+            lambda v: not v,
+            id="determinism-deterministic_algorithms",
+        ),
+        pytest.param("torch", "version", lambda v: _other(v, "2.1.0", "2.2.0"), id="torch-version"),
+        pytest.param(
+            "packages", "numpy", lambda v: _other(v, "1.0.0", "1.0.1"), id="packages-numpy"
+        ),
+        pytest.param("env", "OMP_NUM_THREADS", lambda v: _other(v, "1", "2"), id="env-omp"),
     ],
 )
 def test_digest_changes_with_number_moving_fields(
-    captured: dict[str, Any], section: str, key: str, value: Any
+    captured: dict[str, Any], section: str, key: str, change: Callable[[Any], Any]
 ) -> None:
     """Threads, dispatch level, determinism, versions and variables all enter the digest."""
     other = copy.deepcopy(captured)
-    other[section][key] = value
+    before = other[section].get(key)
+    other[section][key] = change(before)
+    assert other[section][key] != before
     assert compute_digest(other) != compute_digest(captured)
 
 
