@@ -10,6 +10,11 @@ Each pair is compared in upgrade order: the environment whose name sorts first
 (version-aware, so ``torch-2.6.0`` before ``torch-2.13.0``) is the comparison's baseline
 side, so every verdict line reads as the upgrade from the older to the newer environment.
 
+The result is also written as JSON (``runs/matrix.json``, kind ``reprocheck-matrix``);
+:func:`read_result` reads back what a report of the verdict needs (:class:`MatrixResult`)
+without torch, which is how ``python -m reprocheck.nox`` prints the verdict and takes its
+exit code.
+
 Only the standard library is imported at module level: the nox helper imports this module
 on a host that has no torch. ``python -m reprocheck.matrix`` runs inside a replay
 environment (which has torch) and is what the ``compare`` session calls.
@@ -37,11 +42,15 @@ __all__ = [
     "EnvStatus",
     "Matrix",
     "MatrixCell",
+    "MatrixResult",
     "build_matrix",
     "main",
+    "read_result",
     "read_status",
     "render_markdown",
+    "render_table",
     "render_text",
+    "render_verdict",
     "version_key",
     "write_status",
 ]
@@ -55,6 +64,8 @@ State = Literal["building", "built", "ran", "not built", "run failed"]
 CellState = Literal["baseline", "compared", "not built", "run failed", "not run"]
 _Found = Literal["ran", "not built", "run failed", "not run"]
 _FAILED: tuple[str, ...] = ("not built", "run failed")
+#: The exit codes a matrix can have: reproducible, drift, an environment failed.
+EXIT_CODES: tuple[int, ...] = (0, 1, 3)
 
 
 def version_key(name: str) -> tuple[tuple[int, int | str], ...]:
@@ -203,17 +214,101 @@ class Matrix:
             parts.append(f"not run: {', '.join(not_run)}")
         return f"matrix verdict: {head} ({'; '.join(parts)})"
 
+    def result(self) -> MatrixResult:
+        """The verdict part: what :func:`render_verdict` and an exit code need."""
+        return MatrixResult(
+            baseline=self.baseline,
+            exit_code=self.exit_code,
+            summary=self.verdict_line,
+            lines=tuple((c.env, _env_line(c)) for c in self.cells),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``runs/matrix.json``)."""
+        return {
+            **self.result().to_dict(),
+            "environments": [c.to_dict() for c in self.cells],
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MatrixResult:
+    """The matrix's verdict as ``runs/matrix.json`` records it, readable without torch.
+
+    Attributes:
+        baseline: the environment every other one was compared with.
+        exit_code: 0 reproducible, 1 drift, 3 an environment could not be built or replayed.
+        summary: the ``matrix verdict: ...`` line.
+        lines: (environment, its verdict line), in the table's order.
+    """
+
+    baseline: str
+    exit_code: int
+    summary: str
+    lines: tuple[tuple[str, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON keys this part of ``runs/matrix.json`` has."""
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": MATRIX_KIND,
             "baseline": self.baseline,
             "exit_code": self.exit_code,
-            "summary": self.verdict_line,
-            "lines": {c.env: _env_line(c) for c in self.cells},
-            "environments": [c.to_dict() for c in self.cells],
+            "summary": self.summary,
+            "lines": dict(self.lines),
         }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: Path) -> MatrixResult:
+        """Read a matrix result, rejecting anything that is not one."""
+        invalid = ArtifactError(
+            f"{source} is not a valid reprocheck matrix result",
+            hint="Run the compare session again (nox -s compare).",
+        )
+        if not isinstance(data, Mapping) or data.get("kind") != MATRIX_KIND:
+            raise invalid
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ArtifactError(
+                f"{source} has matrix schema version {data.get('schema_version')!r}, "
+                f"this reprocheck reads {SCHEMA_VERSION}",
+                hint="Run the compare session again with this reprocheck.",
+            )
+        code = data.get("exit_code")
+        lines = data.get("lines")
+        baseline = data.get("baseline")
+        summary = data.get("summary")
+        if (
+            type(code) is not int
+            or code not in EXIT_CODES
+            or not isinstance(baseline, str)
+            or not isinstance(summary, str)
+            or not isinstance(lines, Mapping)
+            or not lines
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in lines.items())
+        ):
+            raise invalid
+        return cls(baseline, code, summary, tuple(lines.items()))
+
+
+def read_result(path: Path) -> MatrixResult:
+    """The verdict recorded in a matrix JSON file (``runs/matrix.json``).
+
+    Raises:
+        ArtifactError: the file is missing, not JSON, or not a matrix result.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"{path} does not exist: the matrix was not written",
+            hint="Run the compare session (nox -s replay compare).",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(
+            f"cannot read {path}: {exc}", hint="Run the compare session again (nox -s compare)."
+        ) from None
+    return MatrixResult.from_dict(data, source=path)
 
 
 def build_matrix(
@@ -312,8 +407,8 @@ def _env_line(cell: MatrixCell) -> str:
     return f"{cell.state}" + (f": {cell.message}" if cell.message else "")
 
 
-def render_text(matrix: Matrix) -> str:
-    """The matrix as a plain-text table, a line per environment, and the overall verdict."""
+def render_table(matrix: Matrix) -> str:
+    """The scenario x environment table alone (a row per scenario, a column per environment)."""
     envs = [c.env for c in matrix.cells]
     rows = [["scenario", *envs]]
     scenarios = _scenarios(matrix)
@@ -321,13 +416,21 @@ def render_text(matrix: Matrix) -> str:
     if not scenarios:
         rows.append(["(none)", *(_cell_text(matrix, c, "") for c in matrix.cells)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [f"reprocheck matrix: {len(envs)} environment(s), baseline {matrix.baseline}", ""]
-    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
-    lines.append("")
-    width = max(len(e) for e in envs)
-    lines += [f"{c.env.ljust(width)}  {_env_line(c)}" for c in matrix.cells]
-    lines += ["", matrix.verdict_line]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def render_verdict(result: MatrixResult) -> str:
+    """The ``matrix verdict: ...`` line, then one indented line per environment."""
+    width = max(len(env) for env, _ in result.lines)
+    lines = [result.summary]
+    lines += [f"  {env.ljust(width)}  {line}" for env, line in result.lines]
+    return "\n".join(lines) + "\n"
+
+
+def render_text(matrix: Matrix) -> str:
+    """The table, then the overall verdict and a line per environment."""
+    return render_table(matrix) + "\n" + render_verdict(matrix.result())
 
 
 def render_markdown(matrix: Matrix) -> str:
@@ -371,7 +474,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="runs directory")
     parser.add_argument("--lockfiles", type=Path, default=None, help="lockfile directory")
     parser.add_argument("--markdown", type=Path, default=None, help="also write markdown here")
-    parser.add_argument("--json", type=Path, default=None, help="also write JSON here")
+    parser.add_argument(
+        "--json", type=Path, action="append", default=[], help="also write JSON here (repeatable)"
+    )
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="print the table but not the verdict (the caller prints it from the JSON)",
+    )
     args = parser.parse_args(argv)
     try:
         hashes = None
@@ -384,12 +494,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if (args.lockfiles / f"{env}.txt").is_file()
             }
         matrix = build_matrix(args.runs, args.envs, args.baseline, lockfile_hashes=hashes)
-        sys.stdout.write(render_text(matrix))
+        sys.stdout.write(render_table(matrix) if args.table_only else render_text(matrix))
+        sys.stdout.flush()
         if args.markdown is not None:
             atomic_write_text(args.markdown, render_markdown(matrix))
         _append_step_summary(render_markdown(matrix))
-        if args.json is not None:
-            atomic_write_text(args.json, json.dumps(matrix.to_dict(), indent=2) + "\n")
+        # The JSON is written last: a caller that finds it knows the matrix was complete.
+        for path in args.json:
+            atomic_write_text(path, json.dumps(matrix.to_dict(), indent=2) + "\n")
     except ReprocheckError as exc:
         sys.stderr.write(f"Error: {exc}\n" + (f"Hint: {exc.hint}\n" if exc.hint else ""))
         return exc.exit_code

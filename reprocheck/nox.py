@@ -6,8 +6,17 @@
 
 registers ``replay`` (one session per lockfile, e.g. ``replay(env='torch-2.13.0')``) and
 ``compare`` (every run against the baseline, as one table). Run them with
-``nox -s replay compare``, or with ``python -m reprocheck.nox`` which runs the same and
-exits 3 when an environment could not be built (nox itself exits 1 for any failure).
+``python -m reprocheck.nox``, which runs ``nox -s replay compare`` and exits with the
+matrix's verdict: 0 reproducible, 1 drift, 3 an environment could not be built.
+
+Finding drift is the tool's job, not a failed session: the ``compare`` session succeeds
+whenever it produced the matrix (``runs/matrix.json``), whatever the verdict, and fails
+only when it could not. A plain ``nox -s replay compare`` therefore exits 0 on drift (and
+1 when a replay session failed); the verdict is printed and recorded in
+``runs/matrix.json`` (``exit_code``), and the exit-code contract belongs to
+``python -m reprocheck.nox``. The driver passes the compare session a file to write the
+result to (:data:`RESULT_ENV`); the session then prints only the table, and the driver
+prints the verdict after nox's summary, as the last thing on screen.
 
 An environment is built from its lockfile with hashes (uv when available, else
 virtualenv and pip), with pip's configured index and find-links passed on (uv does not
@@ -21,28 +30,47 @@ so a host with just nox (and uv) installed can run the matrix.
 
 from __future__ import annotations
 
-import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import nox
 
 from reprocheck._version import __version__
+from reprocheck.errors import ArtifactError
 from reprocheck.lockfile import Lockfile, lockfile_sha256, read_lockfile
-from reprocheck.matrix import EnvStatus, read_status, version_key, write_status
+from reprocheck.matrix import (
+    EnvStatus,
+    MatrixResult,
+    read_result,
+    read_status,
+    render_verdict,
+    version_key,
+    write_status,
+)
 from reprocheck.pipconfig import pip_install_options, uv_install_options
 
-__all__ = ["STAMP_NAME", "environments", "main", "matrix"]
+__all__ = ["RESULT_ENV", "STAMP_NAME", "environments", "main", "matrix"]
 
 #: File inside each environment holding the sha256 of the lockfile it was built from.
 STAMP_NAME = "reprocheck-lockfile.sha256"
+#: Set by ``python -m reprocheck.nox``: where the compare session also writes the matrix
+#: result, for the driver to read; the session then leaves the verdict to the driver.
+RESULT_ENV = "REPROCHECK_NOX_RESULT"
 _EXIT_ENV_FAILURE = 3
+#: ``reprocheck run`` without names replays these (reprocheck.scenarios.BUILTIN_NAMES,
+#: which imports torch: this module must not).
+_BUILTIN_SCENARIOS = ("mlp", "cnn", "transformer", "rnn")
+#: Seconds of installer silence before a "still installing" line.
+_HEARTBEAT_S = 30.0
 
 
 def environments(lockfiles: str | Path) -> list[str]:
@@ -151,6 +179,8 @@ def _replay(
     out = runs_dir / env
     argv = ["reprocheck", "run", *scenarios, "--out", str(out), "--force"]
     argv += ["--lockfile", str(lockfile), *run_args]
+    replayed = ", ".join(scenarios or _BUILTIN_SCENARIOS)
+    session.log(f"[{env}] step 3/3: replaying {replayed} into {out}")
     try:
         session.run(*argv)
     except nox.command.CommandFailed:
@@ -176,32 +206,76 @@ def _ensure_environment(session: nox.Session, env: str, lockfile: Path, install:
     stamp = location / STAMP_NAME
     want = f"{lock.sha256}  {lockfile.name}\n"
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == want:
-        session.log(f"environment {env} is up to date with {lockfile} (reused)")
+        session.log(
+            f"[{env}] steps 1-2/3 skipped: environment {env} is up to date with {lockfile} (reused)"
+        )
         return python
     if stamp.is_file() or _has_packages(location):
         # Anything installed was installed from another lockfile: start from empty, since
         # nox's reuse keeps whatever is there.
-        session.log(f"{lockfile} changed: rebuilding environment {env} from scratch")
+        session.log(f"[{env}] {lockfile} changed: rebuilding environment {env} from scratch")
         stamp.unlink(missing_ok=True)
         if not isinstance(venv, nox.virtualenv.VirtualEnv):
             raise _BuildFailed(f"cannot rebuild environment {env!r}: not a virtualenv")
         venv.reuse_existing = False
         venv.create()
     started = time.monotonic()
-    session.log(f"building environment {env} from {lockfile} ({len(lock.packages)} packages)")
     uv = _uv_binary() if session.venv_backend == "uv" else None
+    tool = "uv" if uv is not None else "pip"
+    torch = next((p for p in lock.packages if p.key == "torch"), None)
+    what = f"{len(lock.packages)} pinned packages" + (
+        f" (torch {torch.version})" if torch is not None else ""
+    )
+    steps = (
+        f"[{env}] step 1/3: installing {what} from {lockfile} with {tool}",
+        f"[{env}] step 2/3: installing reprocheck ({' '.join(install)}, no dependencies)",
+    )
     if uv is not None:
         sync = [uv, "pip", "sync", "--python", python, "--require-hashes", "--compile-bytecode"]
-        _install(env, lock, [*sync, *uv_install_options(), str(lockfile)])
+        session.log(steps[0])
+        _install(env, lock, [*sync, *uv_install_options(), str(lockfile)], step=steps[0])
         own = [uv, "pip", "install", "--python", python, "--no-deps", "--compile-bytecode"]
-        _install(env, lock, [*own, *uv_install_options(), *install])
+        session.log(steps[1])
+        _install(env, lock, [*own, *uv_install_options(), *install], step=steps[1])
     else:
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+        session.log(steps[0])
         _install(env, lock, [*pip, "--require-hashes", "--no-deps", "-r", str(lockfile)])
+        session.log(steps[1])
         _install(env, lock, [*pip, "--no-deps", *pip_install_options(), *install])
     stamp.write_text(want, encoding="utf-8")
-    session.log(f"built environment {env} in {time.monotonic() - started:.0f} s")
+    session.log(f"[{env}] built environment {env} in {time.monotonic() - started:.0f} s")
     return python
+
+
+def _lines_with_heartbeat(
+    process: subprocess.Popen[str], heartbeat_s: float
+) -> Iterator[str | None]:
+    """The process's output lines, and None after every ``heartbeat_s`` seconds of silence."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, name="reprocheck-installer-output", daemon=True)
+    reader.start()
+    while True:
+        try:
+            line = lines.get(timeout=heartbeat_s)
+        except queue.Empty:
+            yield None
+            continue
+        if line is None:
+            reader.join()
+            return
+        yield line
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 def _has_packages(location: Path) -> bool:
@@ -218,15 +292,32 @@ def _uv_binary() -> str | None:
         return shutil.which("uv")
 
 
-def _install(env: str, lock: Lockfile, argv: list[str]) -> None:
-    """Run an installer, streaming its progress; on failure name the pin to blame."""
+def _install(
+    env: str,
+    lock: Lockfile,
+    argv: list[str],
+    *,
+    step: str | None = None,
+    heartbeat_s: float = _HEARTBEAT_S,
+) -> None:
+    """Run an installer, streaming its progress; on failure name the pin to blame.
+
+    While the installer is silent (uv prints nothing while it downloads a multi-GB torch
+    build), a "still installing" line naming ``step`` follows every ``heartbeat_s`` seconds.
+    """
     print("$", " ".join(argv), file=sys.stderr, flush=True)
     lines: list[str] = []
+    started = time.monotonic()
     try:
         with subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
         ) as process:
-            for line in process.stdout or ():
+            for line in _lines_with_heartbeat(process, heartbeat_s):
+                if line is None:
+                    elapsed = _duration(time.monotonic() - started)
+                    sys.stderr.write(f"  ... {step or argv[0]}: still running ({elapsed})\n")
+                    sys.stderr.flush()
+                    continue
                 lines.append(line.rstrip())
                 if "is ignored: it is neither a file nor a directory" not in line:
                     sys.stderr.write(f"  {line}")
@@ -267,23 +358,31 @@ def _compare(
         session.error(
             "no environment has been built: run the replay sessions first (nox -s replay compare)"
         )
-    session.run(
-        python,
-        "-m",
-        "reprocheck.matrix",
-        *order,
-        "--baseline",
-        baseline,
-        "--runs",
-        str(runs_dir),
-        "--lockfiles",
-        str(lock_dir),
-        "--markdown",
-        str(runs_dir / "matrix.md"),
-        "--json",
-        str(runs_dir / "matrix.json"),
-        external=True,
-    )
+    result = runs_dir / "matrix.json"
+    driver = os.environ.get(RESULT_ENV)
+    argv = [python, "-m", "reprocheck.matrix", *order, "--baseline", baseline]
+    argv += ["--runs", str(runs_dir), "--lockfiles", str(lock_dir)]
+    argv += ["--markdown", str(runs_dir / "matrix.md"), "--json", str(result)]
+    if driver:
+        # python -m reprocheck.nox prints the verdict after nox's summary, from this file.
+        argv += ["--json", driver, "--table-only"]
+    # The JSON is the matrix's last act: remove the old one, so that only a complete run of
+    # this matrix can leave one.
+    result.unlink(missing_ok=True)
+    session.log(f"comparing {len(order) - 1} environment(s) with {baseline}")
+    # Drift (1) and an environment failure (3, already a failed replay session) are
+    # verdicts, not failures of this session; anything else (2 bad input, a crash) is.
+    session.run(*argv, external=True, success_codes=[0, 1, _EXIT_ENV_FAILURE])
+    try:
+        verdict = read_result(result)
+    except ArtifactError as exc:
+        session.error(f"the matrix did not complete: {exc}")
+    if not driver and verdict.exit_code:
+        why = "drift is" if verdict.exit_code == 1 else "a failed environment is"
+        session.log(
+            f"{why} a verdict, not a failure of this session: `python -m reprocheck.nox` "
+            f"exits {verdict.exit_code} on it ({result} records exit_code {verdict.exit_code})"
+        )
 
 
 def _python_for(runs_dir: Path, order: list[str]) -> str | None:
@@ -301,35 +400,50 @@ def _python_for(runs_dir: Path, order: list[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reprocheck.nox [NOX OPTIONS] [-- POSARGS]``: the matrix, with exit codes.
 
-    Runs ``nox -s replay compare`` and returns what the matrix says: 0 reproducible,
-    1 drift, 3 an environment could not be built or replayed (nox alone returns 1 for
-    any failed session). Options such as ``-f noxfile.py`` are passed to nox.
+    Runs ``nox -s replay compare``, then prints the matrix verdict (after nox's summary, as
+    the last thing on screen) and returns it: 0 reproducible, 1 drift, 3 an environment
+    could not be built or replayed. Options such as ``-f noxfile.py`` are passed to nox.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    runs_dir = Path(os.environ.get("REPROCHECK_RUNS", "runs"))
-    result = runs_dir / "matrix.json"
-    started = time.time()
-    command = [sys.executable, "-m", "nox", "-s", "replay", "compare", *args]
-    code = subprocess.run(command, check=False).returncode
-    try:
-        fresh = result.stat().st_mtime >= started
-    except OSError:
-        fresh = False
-    if fresh:
+    with tempfile.TemporaryDirectory(prefix="reprocheck-nox-") as tmp:
+        result = Path(tmp) / "matrix.json"
+        command = [sys.executable, "-m", "nox", "-s", "replay", "compare", *args]
+        env = {**os.environ, RESULT_ENV: str(result)}
         try:
-            data = json.loads(result.read_text(encoding="utf-8"))
-            lines = data["lines"]
-            width = max(len(env) for env in lines)
-            # Repeat the verdicts after nox's session summary: the last thing on screen.
-            print(f"\nreprocheck: every environment against {data['baseline']}")
-            for env, line in lines.items():
-                print(f"  {env.ljust(width)}  {line}")
-            print(data["summary"])
-            return int(data["exit_code"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            nox_code = subprocess.run(command, check=False, env=env).returncode
+        except KeyboardInterrupt:  # nox has the same interrupt and stops its sessions
+            return 130
+        if nox_code == 130 or not result.exists():
+            # No matrix this time: interrupted, or nox failed before comparing.
+            if nox_code in (0, 130):
+                return nox_code
+            print(
+                "\nmatrix verdict: environment failure (no matrix was produced: "
+                "see the failed session(s) above)",
+                flush=True,
+            )
             return _EXIT_ENV_FAILURE
-    # No matrix this time: nox failed before comparing (or was interrupted).
-    return code if code in (0, 130) else _EXIT_ENV_FAILURE
+        try:
+            verdict = read_result(result)
+        except ArtifactError as exc:
+            print(f"\nmatrix verdict: environment failure ({exc})", flush=True)
+            return _EXIT_ENV_FAILURE
+    print("\n" + render_verdict(verdict), end="", flush=True)
+    code = _exit_code(verdict, nox_code)
+    if code != verdict.exit_code:
+        # e.g. nox could not create an environment, so its replay never recorded a status.
+        print(f"exit {code}: a nox session failed that the matrix does not show", flush=True)
+    return code
+
+
+def _exit_code(verdict: MatrixResult, nox_code: int) -> int:
+    """The matrix's verdict, unless nox failed a session: then an environment failed (3).
+
+    The compare session succeeds whatever the verdict, so a failed nox run means a replay
+    session failed, which the matrix shows as ``not built`` or ``run failed`` (3) unless
+    it failed before recording anything.
+    """
+    return verdict.exit_code if nox_code == 0 else _EXIT_ENV_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by the integration tests

@@ -16,11 +16,15 @@ from compare_support import fingerprint, make_run, write_run
 from reprocheck.errors import ArtifactError, InputError
 from reprocheck.matrix import (
     EnvStatus,
+    MatrixResult,
     build_matrix,
     main,
+    read_result,
     read_status,
     render_markdown,
+    render_table,
     render_text,
+    render_verdict,
     version_key,
     write_status,
 )
@@ -141,7 +145,20 @@ def test_text_has_one_table_with_a_column_per_environment(runs: Path) -> None:
     assert "drift" in mlp.split()[3]
     assert f"{OLD} → {BASE}: drift" in text
     assert "torch 2.6.0 → 2.13.0" in text
-    assert lines[-1].startswith("matrix verdict: drift")
+
+
+def test_text_is_the_table_then_the_verdict_with_a_line_per_environment(runs: Path) -> None:
+    """As the README shows it: table, blank line, `matrix verdict: ...`, indented env lines."""
+    matrix = build_matrix(runs, [BASE, OLD, SAME], BASE)
+    table = render_table(matrix)
+    assert table.splitlines()[0].split() == ["scenario", BASE, OLD, SAME]
+    assert "matrix verdict" not in table
+    verdict = render_verdict(matrix.result()).splitlines()
+    assert verdict[0] == f"matrix verdict: drift (1 of 2 environment(s) drift from {BASE})"
+    assert verdict[1] == f"  {BASE}  baseline"
+    assert verdict[2].startswith(f"  {OLD}   {OLD} → {BASE}: drift in mlp")
+    assert verdict[3].startswith(f"  {SAME}  {BASE} → {SAME}: identical")
+    assert render_text(matrix) == table + "\n" + "\n".join(verdict) + "\n"
 
 
 def test_markdown_is_a_table(runs: Path) -> None:
@@ -162,6 +179,67 @@ def test_main_prints_and_writes_reports(runs: Path, capsys: pytest.CaptureFixtur
     assert data["exit_code"] == 3
     assert [e["state"] for e in data["environments"]] == ["baseline", "compared", "not built"]
     assert data["environments"][1]["comparison"]["verdict"] == "identical"
+
+
+def test_main_table_only_leaves_the_verdict_to_the_caller(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--table-only prints the table alone; every --json file gets the whole result."""
+    first, second = tmp_path / "one.json", tmp_path / "two.json"
+    argv = [BASE, OLD, "--baseline", BASE, "--runs", str(runs), "--table-only"]
+    assert main([*argv, "--json", str(first), "--json", str(second)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("scenario")
+    assert "matrix verdict" not in out
+    assert f"{OLD} → {BASE}" not in out
+    assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
+    result = read_result(first)
+    assert (result.exit_code, result.baseline) == (1, BASE)
+    assert [env for env, _ in result.lines] == [BASE, OLD]
+    assert result.summary.startswith("matrix verdict: drift")
+
+
+def test_result_round_trips_through_its_json(runs: Path, tmp_path: Path) -> None:
+    """read_result gives back the verdict part of what the matrix wrote."""
+    matrix = build_matrix(runs, [BASE, SAME, OLD], BASE)
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(matrix.to_dict()), encoding="utf-8")
+    assert read_result(path) == matrix.result()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "reprocheck-run"},
+        {"exit_code": 2},
+        {"exit_code": True},
+        {"exit_code": "1"},
+        {"lines": {}},
+        {"lines": ["a"]},
+        {"summary": None},
+    ],
+)
+def test_result_that_is_not_a_matrix_is_an_artifact_error(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    """Anything but a matrix result with a verdict exit code is rejected, naming the file."""
+    good = MatrixResult(BASE, 1, "matrix verdict: drift", ((BASE, "baseline"),)).to_dict()
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps({**good, **change}), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"matrix\.json"):
+        read_result(path)
+
+
+def test_missing_or_corrupt_result_is_an_artifact_error(tmp_path: Path) -> None:
+    """No file, or not JSON: an ArtifactError naming it (never a traceback)."""
+    with pytest.raises(ArtifactError, match="does not exist"):
+        read_result(tmp_path / "matrix.json")
+    (tmp_path / "matrix.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ArtifactError, match="cannot read"):
+        read_result(tmp_path / "matrix.json")
+    (tmp_path / "matrix.json").write_text('{"kind": "reprocheck-matrix", "schema_version": 9}')
+    with pytest.raises(ArtifactError, match="schema version 9"):
+        read_result(tmp_path / "matrix.json")
 
 
 def test_main_reports_bad_input_as_exit_2(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
