@@ -229,12 +229,35 @@ def _compare_metrics(
             side: Literal["baseline", "candidate"] = "candidate" if key not in sc else "baseline"
             diffs.append(missing(full, side, dtype="float64", tolerance=tolerance))
             continue
-        # Metrics are recorded as Python floats: compare them as float64 series, one
-        # element per step, so max_abs_index names the step.
+        # Metrics are recorded as Python floats: compare them as series, one element per
+        # step (so max_abs_index names the step), in the dtype they were computed in, so a
+        # metric's ULP distance means what a tensor's does.
         tb = torch.tensor(sb[key], dtype=torch.float64)
         tc = torch.tensor(sc[key], dtype=torch.float64)
-        diffs.append(compare_tensors(full, tb, tc, tolerance))
+        dtype = metric_dtype(tb, tc)
+        diffs.append(compare_tensors(full, tb.to(dtype), tc.to(dtype), tolerance))
     return diffs
+
+
+def metric_dtype(*series: torch.Tensor) -> torch.dtype:
+    """The narrowest float dtype that holds every value of ``series`` (float64) exactly.
+
+    A metric computed in float32 (a loss, a norm) and stored as a Python float is exactly
+    a float32 value; one computed in bfloat16 is exactly a bfloat16 value. Judged over
+    the whole series of both runs, that names the dtype it was computed in (a float32
+    series that happens to be exact in bfloat16 would need every value to be).
+    """
+    import torch
+
+    values = torch.cat([s.reshape(-1) for s in series])
+    finite = values[torch.isfinite(values)]
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        info = torch.finfo(dtype)
+        if finite.numel() and finite.abs().max() > info.max:
+            continue
+        if torch.equal(finite.to(dtype).to(torch.float64), finite):
+            return dtype
+    return torch.float64
 
 
 def _scenario_verdict(diffs: list[TensorDiff], any_difference: bool) -> Verdict:

@@ -129,6 +129,38 @@ def test_loss_change_names_step_and_forward(tmp_path: Path) -> None:
     assert [m.key for m in s.metrics] == ["mlp/loss"]
 
 
+def _runs(tmp: Path, key: str, base: list[float], cand: list[float]) -> tuple[Path, Path]:
+    """Two runs whose only difference is the series ``key`` (one value per step)."""
+    paths = []
+    for side, values in (("a", base), ("b", cand)):
+        records, tensors = make_run(steps=len(values))
+        for step, value in zip(records["mlp"]["steps"], values, strict=True):
+            step[key] = value
+        paths.append(write_run(tmp / side, records, tensors))
+    return paths[0], paths[1]
+
+
+def test_metric_ulps_are_counted_in_the_metrics_own_dtype(tmp_path: Path) -> None:
+    """A float32 loss moved by one float32 ULP is 1 ULP, not 2**29 float64 ULPs."""
+    losses = torch.tensor([2.3, 1.7, 1.1], dtype=torch.float32)
+    moved = losses.clone()
+    moved[1] = torch.nextafter(moved[1], torch.tensor(float("inf")))
+    base, cand = _runs(tmp_path, "loss", losses.tolist(), moved.tolist())
+    (loss,) = compare(base, cand).scenario("mlp").metrics
+    assert loss.key == "mlp/loss"
+    assert loss.dtype == "float32"
+    assert loss.ulp_max == 1
+    assert loss.max_abs_index == (1,)
+
+
+def test_metric_that_is_not_float32_counts_float64_ulps(tmp_path: Path) -> None:
+    """A learning rate of 0.1 is a float64 value: its ULPs are float64 ULPs."""
+    nudged = float(torch.nextafter(torch.tensor(0.1, dtype=torch.float64), torch.tensor(1.0)))
+    base, cand = _runs(tmp_path, "lr", [0.1, 0.1, 0.1], [0.1, nudged, 0.1])
+    (lr,) = compare(base, cand).scenario("mlp").metrics
+    assert (lr.key, lr.dtype, lr.ulp_max) == ("mlp/lr", "float64", 1)
+
+
 def test_norm_of_bitwise_equal_tensors_is_not_a_difference(tmp_path: Path) -> None:
     """Norms recomputed in another order by another torch, over equal tensors: identical.
 
