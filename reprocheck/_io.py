@@ -13,11 +13,15 @@ from pathlib import Path
 
 from reprocheck.errors import InputError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_writable"]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+def check_writable(path: Path) -> Path:
+    """Refuse a file path no file can be written to; return its directory.
+
+    Raises:
+        InputError: ``path`` is a directory, or its directory is missing or not one.
+    """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path()
     if path.is_dir():
@@ -30,6 +34,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f"cannot write {path}: {parent} {problem}",
             hint="Create the directory first or choose another path.",
         )
+    return parent
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    parent = check_writable(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:

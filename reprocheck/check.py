@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from reprocheck._log import log
 if TYPE_CHECKING:
     from reprocheck.comparison.policy import Policy
     from reprocheck.comparison.result import ComparisonResult
-    from reprocheck.record import ScenarioConfig
+    from reprocheck.record import ScenarioConfig, ScenarioRecord
 
 __all__ = ["check_against", "replay_like"]
 
@@ -51,13 +52,15 @@ def _options(settings: _Settings) -> dict[str, Any]:
     }
 
 
-def replay_like(baseline: Path, out: Path) -> Path:
+def replay_like(
+    baseline: Path, out: Path, *, on_scenario: Callable[[ScenarioRecord], None] | None = None
+) -> Path:
     """Replay every scenario of the ``baseline`` run here, with its settings, into ``out``.
 
     Scenarios that share settings are replayed by one ``run_scenarios`` call; when they
     differ (``reprocheck run`` without ``--steps`` uses each scenario's default), each
     group is replayed on its own and the groups are joined into one run, in the
-    baseline's order.
+    baseline's order. ``on_scenario`` is called with each record as it finishes.
 
     Raises:
         ArtifactError: the baseline cannot be read.
@@ -75,12 +78,14 @@ def replay_like(baseline: Path, out: Path) -> Path:
     if len(groups) == 1:
         ((settings, names),) = groups.items()
         log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-        return run_scenarios(names, out, **_options(settings))
+        return run_scenarios(names, out, **_options(settings), on_scenario=on_scenario)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         parts: dict[str, store.Run] = {}
         for i, (settings, names) in enumerate(groups.items()):
             log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-            part = run_scenarios(names, Path(tmp) / f"part{i}", **_options(settings))
+            part = run_scenarios(
+                names, Path(tmp) / f"part{i}", **_options(settings), on_scenario=on_scenario
+            )
             loaded = store.load_run(part)
             parts.update(dict.fromkeys(names, loaded))
         first = parts[next(iter(run.records))]
@@ -94,7 +99,11 @@ def replay_like(baseline: Path, out: Path) -> Path:
 
 
 def check_against(
-    baseline: Path, *, policy: Policy | None = None, out: Path | None = None
+    baseline: Path,
+    *,
+    policy: Policy | None = None,
+    out: Path | None = None,
+    on_scenario: Callable[[ScenarioRecord], None] | None = None,
 ) -> ComparisonResult:
     """Replay the baseline's scenarios here and compare the new run with the baseline.
 
@@ -103,13 +112,14 @@ def check_against(
         policy: the tolerance policy (default preset when None).
         out: keep the new run there; by default it goes to a temporary directory that is
             removed afterwards (the result then names the candidate ``"(replayed here)"``).
+        on_scenario: called with each scenario's record as soon as its replay finished.
     """
     from reprocheck.comparison import compare
 
     if out is not None:
-        replay_like(baseline, out)
+        replay_like(baseline, out, on_scenario=on_scenario)
         return compare(baseline, out, policy=policy)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
-        candidate = replay_like(baseline, Path(tmp) / "run")
+        candidate = replay_like(baseline, Path(tmp) / "run", on_scenario=on_scenario)
         result = compare(baseline, candidate, policy=policy)
     return dataclasses.replace(result, candidate="(replayed here)")

@@ -15,13 +15,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from reprocheck._io import atomic_write_text
 from reprocheck._log import log
@@ -244,11 +247,10 @@ def compile_lockfile(
         EnvironmentFailure: pip-compile failed, e.g. no distribution satisfies a pin.
     """
     output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        problem = "is not a directory" if output_dir.exists() else "does not exist"
+    if output_dir.exists() and not output_dir.is_dir():
         raise InputError(
-            f"output directory {output_dir} {problem}",
-            hint="Create it, or pass --output-dir.",
+            f"output directory {output_dir} is not a directory",
+            hint="Pass --output-dir with a directory (it is created when missing).",
         )
     if requirements is not None and not Path(requirements).is_file():
         problem = "is not a file" if Path(requirements).exists() else "does not exist"
@@ -256,6 +258,13 @@ def compile_lockfile(
             f"requirements file {requirements} {problem}",
             hint="Pass an existing file to --requirements, or leave it out.",
         )
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create output directory {output_dir}: {exc.strerror or exc}",
+            hint="Pass --output-dir with a writable location.",
+        ) from None
     in_path = output_dir / f"{spec.name}.in"
     out_path = output_dir / f"{spec.name}.txt"
     old_input = in_path.read_bytes() if in_path.is_file() else None
@@ -331,7 +340,9 @@ def _run_pip_compile(
     upgrade: bool,
     timeout: float | None,
 ) -> None:
-    argv = [sys.executable, "-m", "piptools", "compile", *PIP_COMPILE_OPTIONS, "--quiet"]
+    # -v: pip-compile then reports its rounds, downloads and hashing, which the heartbeat
+    # passes on; the lockfile it also echoes to stdout is ignored (it is in --output-file).
+    argv = [sys.executable, "-m", "piptools", "compile", *PIP_COMPILE_OPTIONS, "-v"]
     if upgrade:
         argv.append("--upgrade")
     argv += ["--output-file", output, src]
@@ -340,9 +351,7 @@ def _run_pip_compile(
     # temporary files); never a machine path.
     env["CUSTOM_COMPILE_COMMAND"] = command
     try:
-        done = subprocess.run(
-            argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
-        )
+        returncode, output_text = _stream(argv, cwd=cwd, env=env, spec=spec, timeout=timeout)
     except FileNotFoundError:
         raise EnvironmentFailure(
             f"cannot lock environment {spec.name!r}: {sys.executable} cannot be run",
@@ -353,9 +362,8 @@ def _run_pip_compile(
             f"cannot lock environment {spec.name!r}: pip-compile took longer than {timeout}s",
             hint="Check the package index is reachable, then retry.",
         ) from None
-    if done.returncode == 0:
+    if returncode == 0:
         return
-    output_text = done.stderr + done.stdout
     if "No module named piptools" in output_text:
         raise EnvironmentFailure(
             f"cannot lock environment {spec.name!r}: pip-tools is not installed",
@@ -377,11 +385,85 @@ def _run_pip_compile(
     )
 
 
+#: Longest silence while pip-compile runs: a resolve of torch can take minutes.
+HEARTBEAT_S = 5.0
+# pip-compile -v lines worth passing on as "what it is doing now".
+_DOING = re.compile(r"^\s*(ROUND \d+|Collecting \S+|Downloading \S+|Hashing \S+|Generating hashes)")
+
+
+def _stream(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    spec: EnvironmentSpec,
+    timeout: float | None,
+) -> tuple[int, str]:
+    """Run pip-compile, reporting what it does at least every :data:`HEARTBEAT_S` seconds.
+
+    Returns its exit code and everything it printed (for the error message).
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    ) as process:
+        readers = [
+            threading.Thread(target=_pump, args=(pipe, lines), daemon=True)
+            for pipe in (process.stdout, process.stderr)
+        ]
+        for reader in readers:
+            reader.start()
+        seen: list[str] = []
+        doing = "resolving"
+        started = last_said = time.monotonic()
+        open_pipes = len(readers)
+        while open_pipes:
+            now = time.monotonic()
+            if timeout is not None and now - started > timeout:
+                process.kill()
+                raise subprocess.TimeoutExpired(argv, timeout)
+            if now - last_said >= HEARTBEAT_S:
+                log(f"locking {spec.name}: {now - started:.0f} s, pip-compile: {doing}")
+                last_said = now
+            try:
+                line = lines.get(timeout=max(0.1, HEARTBEAT_S - (now - last_said)))
+            except queue.Empty:
+                continue
+            if line is None:
+                open_pipes -= 1
+                continue
+            seen.append(line)
+            found = _DOING.match(line)
+            if found:
+                doing = " ".join(line.split())
+        process.wait()
+    return process.returncode, "".join(seen)
+
+
+def _pump(pipe: IO[str] | None, lines: queue.Queue[str | None]) -> None:
+    if pipe is not None:
+        for line in pipe:
+            lines.put(line)
+    lines.put(None)
+
+
 def _failing_pins(spec: EnvironmentSpec, output: str) -> list[str]:
     """The pins whose project the resolver's error names (all of them if it names several)."""
     if not any(marker in output for marker in _RESOLUTION_FAILURE):
         return []
-    named = {canonical_name(m) for m in re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", output)}
+    # Only the error lines: pip-compile -v also names every requirement it collected.
+    errors = "\n".join(
+        line
+        for line in output.splitlines()
+        if "ERROR" in line or any(marker in line for marker in _RESOLUTION_FAILURE)
+    )
+    named = {canonical_name(m) for m in re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", errors)}
     return [pin.strip() for pin in spec.pins if requirement_name(pin) in named]
 
 

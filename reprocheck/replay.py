@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,7 @@ def run_scenarios(
     backend: str | None = None,
     bucket_cap_mb: float | None = None,
     command: Sequence[str] | None = None,
+    on_scenario: Callable[[ScenarioRecord], None] | None = None,
 ) -> Path:
     """Replay scenarios and write them, with the fingerprint, as one run directory.
 
@@ -96,6 +97,8 @@ def run_scenarios(
         backend: ``"gloo"`` or ``"nccl"`` (default: gloo on the CPU, nccl on CUDA).
         bucket_cap_mb: DDP's gradient bucket size (default 25).
         command: the command line recorded in the run (default: ``sys.argv``).
+        on_scenario: called with each scenario's record as soon as that scenario has
+            finished (one process only: a distributed replay's records arrive at the end).
 
     Returns:
         The run directory (written by rank 0 only in a distributed replay).
@@ -147,6 +150,8 @@ def run_scenarios(
             )
             writer.add(record, tensors)
             log(f"{spec.name}: done in {record.duration_s:.2f} s", kind="debug")
+            if on_scenario is not None:
+                on_scenario(record)
     return Path(out)
 
 

@@ -263,6 +263,39 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def check_run_target(out: Path, *, force: bool = False) -> Path:
+    """Refuse an ``--out`` no run can be written to; return its parent directory.
+
+    Cheap and free of torch, so a command checks its target before any slow work. A
+    missing parent is fine (the writer creates it); a parent that is a file is not.
+
+    Raises:
+        InputError: ``out`` is a file, a non-empty directory without ``force``, or lies
+            under a file.
+    """
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path()
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            f"--out {out} exists and is not a directory",
+            hint="Choose a new directory for the run.",
+        )
+    if out.exists() and any(out.iterdir()) and not force:
+        raise InputError(
+            f"{out} already exists and is not empty",
+            hint="Choose another --out, or pass --force to replace it.",
+        )
+    for above in (parent, *parent.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise InputError(
+                    f"cannot write run to {out}: {above} is not a directory",
+                    hint="Choose a location for --out under a directory.",
+                )
+            break
+    return parent
+
+
 class RunWriter:
     """Build a run in a hidden directory beside ``out``; :meth:`commit` moves it into place.
 
@@ -280,22 +313,17 @@ class RunWriter:
     ) -> None:
         self.out = Path(out)
         self.force = force
-        parent = self.out.parent if str(self.out.parent) else Path()
-        if self.out.exists() and not self.out.is_dir():
-            raise InputError(
-                f"--out {self.out} exists and is not a directory",
-                hint="Choose a new directory for the run.",
-            )
-        if self.out.exists() and any(self.out.iterdir()) and not force:
-            raise InputError(
-                f"{self.out} already exists and is not empty",
-                hint="Choose another --out, or pass --force to replace it.",
-            )
+        parent = check_run_target(self.out, force=force)
         if not parent.is_dir():
-            raise InputError(
-                f"cannot write run to {self.out}: {parent} does not exist",
-                hint="Create the parent directory first.",
-            )
+            # Like `mkdir -p`: a run into runs/a works in an empty directory.
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot write run to {self.out}: cannot create {parent}: "
+                    f"{exc.strerror or exc}",
+                    hint="Choose a writable location for --out.",
+                ) from None
         self._clean_stale(parent)
         self.tmp = parent / f".{self.out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:

@@ -7,6 +7,7 @@ becomes ``Error:``/``Hint:`` on stderr and its exit code; nothing else calls ``s
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import Any
@@ -16,7 +17,7 @@ import click
 from reprocheck._log import set_logger
 from reprocheck._version import __version__
 from reprocheck.cli._state import State
-from reprocheck.errors import EnvironmentFailure, ReprocheckError
+from reprocheck.errors import EnvironmentFailure, InputError, ReprocheckError
 
 __all__ = ["cli", "main"]
 
@@ -50,7 +51,22 @@ class _LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
             raise TypeError(f"{target} is not a click command")
+        _accept_global_flags(command)
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0])
+        if name not in _COMMANDS and not name.startswith("-"):
+            close = difflib.get_close_matches(name, list(_COMMANDS), n=1, cutoff=0.6)
+            hint = (
+                f"Did you mean `reprocheck {close[0]}`?"
+                if close
+                else "Run `reprocheck --help` for the list of commands."
+            )
+            raise _UnknownCommand(f"no command {name!r}", hint=hint)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -72,6 +88,49 @@ class _LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Error: interrupted.", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+class _UnknownCommand(InputError):
+    """A misspelt subcommand: reported like any bad input, with the closest command."""
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``-q``/``-v`` after the subcommand mean what they mean before it."""
+    if not value:
+        return
+    state = ctx.find_object(State) or State()
+    flags = {"verbose": state.verbose, "quiet": state.quiet, str(param.name): True}
+    if flags["verbose"] and flags["quiet"]:
+        raise click.UsageError("--verbose and --quiet cannot be used together.")
+    new = State(verbose=flags["verbose"], quiet=flags["quiet"])
+    context: click.Context | None = ctx
+    while context is not None:  # every level that holds the old flags sees the new ones
+        context.obj = new
+        context = context.parent
+    set_logger(_make_logger(new))
+
+
+def _accept_global_flags(command: click.Command) -> None:
+    if any(param.name in ("verbose", "quiet") for param in command.params):
+        return
+    command.params += [
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_verbosity,
+            help="Say more about what is happening (also before the command).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_verbosity,
+            help="Print only results and errors (also before the command).",
+        ),
+    ]
 
 
 def _report(exc: ReprocheckError) -> None:

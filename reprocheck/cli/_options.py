@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
-from reprocheck._io import atomic_write_text
+from reprocheck._io import atomic_write_text, check_writable
 from reprocheck._log import Kind, using_logger
 from reprocheck.cli._state import State
 
@@ -31,8 +32,16 @@ def output_option(
         # No dir_okay=False: the atomic writer refuses a directory with an Error: and a Hint:.
         type=click.Path(path_type=Path),
         default=None,
+        # Checked while parsing: an unwritable target fails before torch is imported.
+        callback=_writable_output,
         help=help_text,
     )
+
+
+def _writable_output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None:
+        check_writable(value)
+    return value
 
 
 def printable(text: str) -> str:
@@ -44,18 +53,40 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+#: What ``-o FILE`` means when ``--format`` is not given: the file's extension decides.
+_FORMAT_BY_SUFFIX = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".xml": "junit"}
+
+
 def format_choice(
     choices: tuple[str, ...] = ("text", "json"), help_text: str = "Output format."
 ) -> Callable[[F], F]:
-    """``--format CHOICE`` (stored as ``fmt``), text by default."""
-    return click.option(
+    """``--format CHOICE`` (stored as ``fmt``): text, or what ``-o FILE``'s extension says.
+
+    ``-o result.json`` alone writes JSON, as a reader of the file name expects; ``--format``
+    given explicitly always wins.
+    """
+    by_suffix = {suffix: fmt for suffix, fmt in _FORMAT_BY_SUFFIX.items() if fmt in choices}
+    known = ", ".join(sorted(by_suffix))
+    option = click.option(
         "--format",
         "fmt",
         type=click.Choice(list(choices)),
-        default="text",
-        show_default=True,
-        help=help_text,
+        default=None,
+        help=f"{help_text} [default: text; with -o, from the file's extension ({known})]",
     )
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def with_format(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("fmt") is None:
+                output = kwargs.get("output")
+                suffix = Path(output).suffix.lower() if output is not None else ""
+                kwargs["fmt"] = by_suffix.get(suffix, "text")
+            return func(*args, **kwargs)
+
+        return option(cast(F, with_format))
+
+    return decorate
 
 
 def replay_options(func: F) -> F:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reprocheck.cli._options import output_option, progress_display, progress_enabled
 from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
+
+if TYPE_CHECKING:
+    from reprocheck.record import ScenarioRecord
 
 __all__ = ["check"]
 
@@ -44,10 +48,19 @@ def check(
     Exit 0 identical or within tolerance, 1 drift, 2 bad input.
     """
     from reprocheck.check import check_against
+    from reprocheck.store import check_run_target
 
+    if out is not None:
+        check_run_target(out)  # a bad --out fails before the slow replay
     policy = load_cli_policy(policy_file)  # a bad policy fails before the slow replay
     state = click.get_current_context().find_object(State) or State()
     # As for `run`: progress on one self-updating line at a terminal, none in pipes or CI.
+
+    def said(record: ScenarioRecord) -> None:
+        # One line per scenario as its replay finishes (stderr: stdout holds the report).
+        if not state.quiet:
+            click.echo(f"{record.name}: replayed here in {record.duration_s:.2f} s", err=True)
+
     with progress_display(state, enabled=progress_enabled() and not state.quiet):
-        result = check_against(baseline, policy=policy, out=out)
+        result = check_against(baseline, policy=policy, out=out, on_scenario=said)
     report(result, fmt, output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from reprocheck.cli._options import (
     replay_options,
 )
 from reprocheck.cli._state import State
+
+if TYPE_CHECKING:
+    from reprocheck.determinism import DeterminismResult
 
 __all__ = ["determinism"]
 
@@ -75,10 +79,14 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
         )
     for name in names:  # a typo in the last name fails at once, not after the slow replays
         load_scenario(name)
+    width = max(len(n) for n in names)
+    # Text to the terminal: each scenario's line as soon as it is known, not all at the end.
+    streaming = fmt == "text" and output is None
+    results = []
     # The same one-line progress display as `reprocheck run` (none in pipes or CI).
     with progress_display(state, enabled=progress_enabled() and not state.quiet):
-        results = [
-            check_determinism(
+        for name in names:
+            result = check_determinism(
                 name,
                 repeats=repeats,
                 steps=steps,
@@ -87,22 +95,22 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
                 trace_steps=trace_steps,
                 fresh_process=fresh_process,
             )
-            for name in names
-        ]
+            results.append(result)
+            if streaming:
+                click.echo(_line(result, width))
     if fmt == "json":
         verdict = "deterministic" if all(r.deterministic for r in results) else "nondeterministic"
         data = {"verdict": verdict, "scenarios": [r.to_dict() for r in results]}
-        text = json.dumps(data, indent=2, sort_keys=True)
-    else:
-        width = max(len(r.scenario) for r in results)
-        lines = []
-        for r in results:
-            if r.first_difference is None:
-                said = f"deterministic ({r.replays} replays bitwise equal)"
-            else:
-                said = f"NOT deterministic: first differs at {r.first_difference.describe()}"
-            lines.append(f"{r.scenario.ljust(width)}  {said}")
-        text = "\n".join(lines)
-    emit(text, output)
+        emit(json.dumps(data, indent=2, sort_keys=True), output)
+    elif not streaming:
+        emit("\n".join(_line(r, width) for r in results), output)
     if not all(r.deterministic for r in results):
         raise click.exceptions.Exit(1)
+
+
+def _line(result: DeterminismResult, width: int) -> str:
+    if result.first_difference is None:
+        said = f"deterministic ({result.replays} replays bitwise equal)"
+    else:
+        said = f"NOT deterministic: first differs at {result.first_difference.describe()}"
+    return f"{result.scenario.ljust(width)}  {said}"

@@ -95,7 +95,7 @@ class _LockCommand(click.Command):
     type=click.Path(path_type=Path),
     default=Path("lockfiles"),
     show_default=True,
-    help="Where the lockfiles (NAME.txt) and their inputs (NAME.in) go.",
+    help="Where the lockfiles (NAME.txt) and their inputs (NAME.in) go; created when missing.",
 )
 @click.option(
     "--upgrade",

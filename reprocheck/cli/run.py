@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reprocheck.cli._options import progress_display, progress_enabled, replay_options
 from reprocheck.cli._state import State
+
+if TYPE_CHECKING:
+    from reprocheck.record import ScenarioRecord
 
 __all__ = ["run"]
 
@@ -20,7 +24,8 @@ __all__ = ["run"]
     required=True,
     # No file_okay=False: the run writer refuses a file with one Error: line and a Hint:.
     type=click.Path(path_type=Path),
-    help="The run directory to create (must not exist, or be empty, unless --force).",
+    help="The run directory to create (must not exist, or be empty, unless --force); "
+    "missing parent directories are created.",
 )
 @replay_options
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
@@ -88,9 +93,18 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
       torchrun --nproc-per-node 2 -m reprocheck run mlp --world-size 2 --out runs/ddp
     """
     from reprocheck.replay import run_scenarios
-    from reprocheck.store import load_run
+    from reprocheck.store import check_run_target, load_run
+
+    check_run_target(out, force=force)  # before torch is imported: bad input fails at once
 
     state = state if state is not None else State()
+    shown: set[str] = set()
+
+    def said(record: ScenarioRecord) -> None:
+        # Each scenario's line as soon as it has finished, not all of them at the end.
+        shown.add(record.name)
+        click.echo(_scenario_line(record))
+
     with progress_display(state, enabled=progress_enabled() and not state.quiet):
         path = run_scenarios(
             list(scenarios),
@@ -104,19 +118,25 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
             world_size=world_size,
             backend=backend,
             bucket_cap_mb=bucket_cap_mb,
+            on_scenario=said,
         )
     if world_size > 1 and os.environ.get("RANK", "0") != "0":
         return  # under torchrun: rank 0 writes the run and reports it
     written = load_run(path)
     for name, record in written.records.items():
-        first, last = record.steps[0].loss, record.steps[-1].loss
-        click.echo(
-            f"{name}: {record.config.steps} steps on {record.config.device}, "
-            f"loss {first:.6g} -> {last:.6g}, {len(record.trace)} traced ops, "
-            f"{len(record.tensors)} tensors, {record.duration_s:.2f} s"
-            + _ranks_note(record.config.world_size, record.ranks_agree)
-        )
+        if name not in shown:  # a distributed replay reports its records at the end
+            click.echo(_scenario_line(record))
     click.echo(f"wrote {path}")
+
+
+def _scenario_line(record: ScenarioRecord) -> str:
+    first, last = record.steps[0].loss, record.steps[-1].loss
+    return (
+        f"{record.name}: {record.config.steps} steps on {record.config.device}, "
+        f"loss {first:.6g} -> {last:.6g}, {len(record.trace)} traced ops, "
+        f"{len(record.tensors)} tensors, {record.duration_s:.2f} s"
+        + _ranks_note(record.config.world_size, record.ranks_agree)
+    )
 
 
 def _ranks_note(world_size: int, agree: tuple[bool, ...]) -> str:

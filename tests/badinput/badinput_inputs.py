@@ -333,11 +333,11 @@ def lock_compile_cases(table: Table) -> None:
         lock("--env", "a", "--requirements", out, "--output-dir", out),
         "is not a file",
     )
-    table.error(
-        "lock/output-dir-missing",
-        lock("--env", "a", "--output-dir", lambda ws: str(ws.root / "lockfiles")),
+    table.error(  # a missing output directory is created, but not under a file
+        "lock/output-dir-under-a-file",
+        lock("--env", "a", "--output-dir", lambda ws: str(ws.lockfile / "lockfiles")),
+        "cannot create output directory",
         "lockfiles",
-        "does not exist",
     )
     table.error(
         "lock/output-dir-is-a-file",
@@ -406,7 +406,9 @@ def run_target_cases(table: Table) -> None:
         return lambda ws: ["run", "mlp", "--steps", "1", "--out", str(out(ws)), *extra]
 
     table.error("run/out-is-a-file", run(lambda ws: ws.lockfile), "env.txt", "not a directory")
-    table.error("run/out-parent-missing", run(lambda ws: ws.root / "no" / "run"), "does not exist")
+    table.error(
+        "run/out-parent-is-a-file", run(lambda ws: ws.lockfile / "no" / "run"), "not a directory"
+    )
     table.error("run/out-not-empty", run(lambda ws: ws.base), "not empty")
     table.error(
         "run/lockfile-missing",

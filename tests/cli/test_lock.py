@@ -71,15 +71,17 @@ def test_bad_env_name_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_output_dir_exits_2(runner: CliRunner, tmp_path: Path) -> None:
-    """The output directory must exist; nothing is created or run otherwise."""
-    missing = tmp_path / "nope"
+def test_output_dir_under_a_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    """A missing output directory is created, but not under a file: exit 2, nothing run."""
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
     result = runner.invoke(
-        cli, ["lock", "--env", "a", "--pin", "click", "--output-dir", str(missing)]
+        cli, ["lock", "--env", "a", "--pin", "click", "--output-dir", str(blocker / "lockfiles")]
     )
     assert result.exit_code == 2
-    assert "does not exist" in result.stderr
-    assert not missing.exists()
+    assert "cannot create output directory" in result.stderr
+    assert "Hint:" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_verify_matching_environment_exits_0(runner: CliRunner, tmp_path: Path) -> None:

@@ -22,11 +22,42 @@ def test_version_prints_the_package_version() -> None:
 
 
 def test_unknown_command_is_a_usage_error() -> None:
-    """An unknown subcommand exits 2 with click's Error line on stderr."""
+    """An unknown subcommand exits 2 with an Error line and a Hint on stderr."""
     result = CliRunner().invoke(cli, ["frobnicate"])
     assert result.exit_code == 2
-    assert "Error:" in result.stderr
+    assert "Error: no command 'frobnicate'" in result.stderr
+    assert "Hint: Run `reprocheck --help`" in result.stderr
     assert result.stdout == ""
+
+
+def test_misspelt_command_suggests_the_closest_one() -> None:
+    """`reprocheck compar` suggests `compare`: Error, Hint, exit 2."""
+    result = CliRunner().invoke(cli, ["compar", "a", "b"])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines == ["Error: no command 'compar'", "Hint: Did you mean `reprocheck compare`?"]
+
+
+def test_quiet_after_the_command_works() -> None:
+    """-q after the subcommand means what it means before it."""
+    result = CliRunner().invoke(cli, ["fingerprint", "-q", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("{")
+
+
+def test_verbose_after_the_command_lists_every_package() -> None:
+    """-v after the subcommand turns on the verbose form, as before it."""
+    quiet = CliRunner().invoke(cli, ["fingerprint"])
+    verbose = CliRunner().invoke(cli, ["fingerprint", "-v"])
+    assert verbose.exit_code == 0, verbose.stderr
+    assert len(verbose.stdout.splitlines()) > len(quiet.stdout.splitlines())
+
+
+def test_verbose_and_quiet_across_the_command_are_refused() -> None:
+    """-v before and -q after the subcommand still contradict each other."""
+    result = CliRunner().invoke(cli, ["-v", "fingerprint", "-q"])
+    assert result.exit_code == 2
+    assert "--verbose and --quiet" in result.stderr
 
 
 def test_verbose_and_quiet_together_are_refused() -> None:
