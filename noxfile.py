@@ -14,11 +14,11 @@ from pathlib import Path
 
 import nox
 
-# reprocheck.nox and reprocheck.pipconfig import neither torch nor any other dependency.
+# reprocheck.nox and reprocheck.pinned.pipconfig import neither torch nor any other dependency.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reprocheck.nox
-from reprocheck.pipconfig import pip_install_options
+from reprocheck.pinned.pipconfig import pip_install_options
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests", "lint"]

@@ -35,11 +35,11 @@ def _repeats() -> int:
 def _worker() -> None:
     import torch
 
-    from reprocheck.engine.loop import _Loop
-    from reprocheck.engine.seeding import seeded
     from reprocheck.replay import replay_scenario
-    from reprocheck.scenario import ScenarioContext
+    from reprocheck.replay.loop import _Loop
+    from reprocheck.replay.seeding import seeded
     from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
+    from reprocheck.scenarios.api import ScenarioContext
 
     results = {}
     for name in BUILTIN_NAMES:

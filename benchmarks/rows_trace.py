@@ -40,11 +40,11 @@ def _worker() -> None:
     if not wall:
         torch.set_num_threads(1)
 
-    from reprocheck.engine.loop import _Loop
-    from reprocheck.engine.seeding import seeded
-    from reprocheck.engine.trace import OpTracer
-    from reprocheck.scenario import ScenarioContext
+    from reprocheck.replay.loop import _Loop
+    from reprocheck.replay.seeding import seeded
+    from reprocheck.replay.trace import OpTracer
     from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
+    from reprocheck.scenarios.api import ScenarioContext
 
     results = {}
     for name in BUILTIN_NAMES:

@@ -10,22 +10,25 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._version import __version__
 from reprocheck.errors import ReprocheckError
-from reprocheck.scenario import Scenario, ScenarioContext
+from reprocheck.scenarios.api import Scenario, ScenarioContext
 
 if TYPE_CHECKING:
-    from reprocheck.check import check_against
+    from reprocheck.artifacts.runs import Run, load_run
     from reprocheck.comparison import (
         ComparisonResult,
         Policy,
         Tolerance,
         compare,
         load_policy,
-        render,
     )
-    from reprocheck.determinism import DeterminismResult, check_determinism
-    from reprocheck.environment import Fingerprint, fingerprint
-    from reprocheck.replay import load_scenario, replay_scenario, run_scenarios
-    from reprocheck.store import Run, load_run
+    from reprocheck.env import fingerprint
+    from reprocheck.model.fingerprint import Fingerprint
+    from reprocheck.replay import replay_scenario
+    from reprocheck.report import render
+    from reprocheck.scenarios import load_scenario
+    from reprocheck.workflows.check import check_against
+    from reprocheck.workflows.determinism import DeterminismResult, check_determinism
+    from reprocheck.workflows.run import run_scenarios
 
 __all__ = [
     "ComparisonResult",
@@ -52,22 +55,22 @@ __all__ = [
 
 # name -> module that defines it; resolved on first access (PEP 562).
 _LAZY: dict[str, str] = {
-    "Fingerprint": "reprocheck.environment",
-    "fingerprint": "reprocheck.environment",
+    "Fingerprint": "reprocheck.model.fingerprint",
+    "fingerprint": "reprocheck.env",
     "ComparisonResult": "reprocheck.comparison",
     "Policy": "reprocheck.comparison",
     "Tolerance": "reprocheck.comparison",
     "compare": "reprocheck.comparison",
     "load_policy": "reprocheck.comparison",
-    "render": "reprocheck.comparison",
-    "check_against": "reprocheck.check",
-    "DeterminismResult": "reprocheck.determinism",
-    "check_determinism": "reprocheck.determinism",
-    "load_scenario": "reprocheck.replay",
+    "render": "reprocheck.report",
+    "check_against": "reprocheck.workflows.check",
+    "DeterminismResult": "reprocheck.workflows.determinism",
+    "check_determinism": "reprocheck.workflows.determinism",
+    "load_scenario": "reprocheck.scenarios",
     "replay_scenario": "reprocheck.replay",
-    "run_scenarios": "reprocheck.replay",
-    "Run": "reprocheck.store",
-    "load_run": "reprocheck.store",
+    "run_scenarios": "reprocheck.workflows.run",
+    "Run": "reprocheck.artifacts.runs",
+    "load_run": "reprocheck.artifacts.runs",
 }
 
 

@@ -12,7 +12,7 @@ from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
 
 if TYPE_CHECKING:
-    from reprocheck.record import ScenarioRecord
+    from reprocheck.model.records import ScenarioRecord
 
 __all__ = ["check"]
 
@@ -47,8 +47,8 @@ def check(
 
     Exit 0 identical or within tolerance, 1 drift, 2 bad input.
     """
-    from reprocheck.check import check_against
-    from reprocheck.store import check_run_target
+    from reprocheck.artifacts.runs import check_run_target
+    from reprocheck.workflows.check import check_against
 
     if out is not None:
         check_run_target(out)  # a bad --out fails before the slow replay

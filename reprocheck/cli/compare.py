@@ -61,7 +61,7 @@ def _append_step_summary(result: ComparisonResult) -> None:
     if not target:
         return
     from reprocheck._log import log
-    from reprocheck.comparison import render
+    from reprocheck.report import render
 
     try:
         with Path(target).open("a", encoding="utf-8") as handle:
@@ -72,7 +72,7 @@ def _append_step_summary(result: ComparisonResult) -> None:
 
 def report(result: ComparisonResult, fmt: str, output: Path | None) -> None:
     """Render ``result``, print or write it, append the CI step summary, set the exit code."""
-    from reprocheck.comparison import render
+    from reprocheck.report import render
 
     emit(render(result, fmt, color=_use_colour(output)), output)
     _append_step_summary(result)

@@ -19,7 +19,7 @@ from reprocheck.cli._options import (
 from reprocheck.cli._state import State
 
 if TYPE_CHECKING:
-    from reprocheck.determinism import DeterminismResult
+    from reprocheck.workflows.determinism import DeterminismResult
 
 __all__ = ["determinism"]
 
@@ -66,9 +66,9 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
 
     Exit 0 when every scenario is deterministic, 1 when one is not.
     """
-    from reprocheck.determinism import check_determinism
     from reprocheck.errors import InputError
     from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
+    from reprocheck.workflows.determinism import check_determinism
 
     state = state if state is not None else State()
     names = list(scenarios) or list(BUILTIN_NAMES)

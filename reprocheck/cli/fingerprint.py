@@ -33,9 +33,9 @@ def fingerprint(state: State | None, fmt: str, output: Path | None, lockfile: Pa
     Use the global -v to list every installed package in the text form.
     """
     # Imported here: the capture imports torch, and `--help` must not.
-    from reprocheck.environment import fingerprint as capture
-    from reprocheck.environment import render_text
-    from reprocheck.store import dumps
+    from reprocheck.artifacts.runs import dumps
+    from reprocheck.env import fingerprint as capture
+    from reprocheck.report.fingerprint import render_text
 
     fp = capture(lockfile)
     verbose = state.verbose if state is not None else False

@@ -14,7 +14,7 @@ from reprocheck.errors import InputError
 
 __all__ = ["lock"]
 
-_META_KEY = "reprocheck.lock.environments"
+_META_KEY = "reprocheck.pinned.lock.environments"
 
 
 def group_environments(args: list[str]) -> list[tuple[str, list[str]]]:
@@ -84,7 +84,7 @@ class _LockCommand(click.Command):
 )
 @click.option(
     "--requirements",
-    # No dir_okay/file_okay checks here: reprocheck.lock refuses a wrong kind of path with
+    # No dir_okay/file_okay checks here: reprocheck.pinned.lock refuses a wrong kind of path with
     # one Error: line and a Hint: (click's own check prints a usage block).
     type=click.Path(path_type=Path),
     default=None,
@@ -151,7 +151,7 @@ def lock(
             "no environment to lock",
             hint="Name one: reprocheck lock --env torch-2.13.0 --pin torch==2.13.0.",
         )
-    from reprocheck.lock import EnvironmentSpec, compile_lockfile
+    from reprocheck.pinned.lock import EnvironmentSpec, compile_lockfile
 
     specs = [EnvironmentSpec(name=name, pins=tuple(p)) for name, p in groups]
     command = _command_line(specs, requirements, output_dir)
@@ -192,7 +192,7 @@ def _portable(path: Path) -> str:
 
 
 def _verify(ctx: click.Context, lockfile: Path, fmt: str, output: Path | None) -> None:
-    from reprocheck.lock import verify_environment
+    from reprocheck.pinned.lock import verify_environment
 
     result = verify_environment(lockfile)
     if fmt == "json":

@@ -12,7 +12,7 @@ from reprocheck.cli._options import progress_display, progress_enabled, replay_o
 from reprocheck.cli._state import State
 
 if TYPE_CHECKING:
-    from reprocheck.record import ScenarioRecord
+    from reprocheck.model.records import ScenarioRecord
 
 __all__ = ["run"]
 
@@ -92,8 +92,8 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
       reprocheck run mlp cnn --world-size 2 --out runs/ddp
       torchrun --nproc-per-node 2 -m reprocheck run mlp --world-size 2 --out runs/ddp
     """
-    from reprocheck.replay import run_scenarios
-    from reprocheck.store import check_run_target, load_run
+    from reprocheck.artifacts.runs import check_run_target, load_run
+    from reprocheck.workflows.run import run_scenarios
 
     check_run_target(out, force=force)  # before torch is imported: bad input fails at once
 

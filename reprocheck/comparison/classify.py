@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 
 from reprocheck.comparison.result import GrowthPoint, Kind
-from reprocheck.record import ScenarioRecord, TraceEntry
+from reprocheck.model.records import ScenarioRecord, TraceEntry
 
 __all__ = [
     "RANDOM_OPS",

@@ -32,7 +32,7 @@ from reprocheck.comparison.classify import (
     rounding_threshold,
 )
 from reprocheck.comparison.result import FirstDivergence, GrowthPoint, Kind, Structural
-from reprocheck.record import ScenarioRecord, StepRecord, TraceEntry
+from reprocheck.model.records import ScenarioRecord, StepRecord, TraceEntry
 
 if TYPE_CHECKING:
     from reprocheck.comparison.numerics import TensorDiff

@@ -38,6 +38,7 @@ from reprocheck._schema import decode_float, encode_float
 from reprocheck.comparison._bits import INT64_MAX, ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
 from reprocheck.comparison._chunked import CHUNK, Accumulator
 from reprocheck.comparison.policy import EXACT, Tolerance
+from reprocheck.model.digest import dtype_name
 
 if TYPE_CHECKING:
     import torch
@@ -145,11 +146,6 @@ class TensorDiff:
                 values[name] = decode_float(values[name], f"tensor diff {name}")
         values["tolerance"] = Tolerance.from_dict(values.get("tolerance", {}))
         return cls(**values)
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    """``torch.float32`` -> ``"float32"``."""
-    return str(dtype).removeprefix("torch.")
 
 
 def missing(

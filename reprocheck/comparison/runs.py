@@ -24,14 +24,15 @@ from reprocheck.comparison.result import (
 )
 from reprocheck.comparison.summary import summary_line
 from reprocheck.errors import ArtifactError
-from reprocheck.record import ScenarioRecord
+from reprocheck.model.formats import MANIFEST
+from reprocheck.model.records import ScenarioRecord
 
 if TYPE_CHECKING:
     import torch
 
+    from reprocheck.artifacts.runs import Run, TensorReader
     from reprocheck.comparison.numerics import TensorDiff
     from reprocheck.comparison.policy import Policy
-    from reprocheck.store import Run, TensorReader
 
 __all__ = ["compare", "compare_scenario"]
 
@@ -47,7 +48,7 @@ def _artifact_kind(path: Path) -> tuple[Literal["run", "fingerprint"], Path]:
         )
     if path.is_dir():
         return "run", path
-    if path.name == "run.json":  # the manifest names its run directory
+    if path.name == MANIFEST:  # the manifest names its run directory
         return "run", path.parent
     return "fingerprint", path
 
@@ -69,7 +70,7 @@ def compare(
         ArtifactError: a missing, corrupt or inconsistent artifact; a run compared with a
             fingerprint file; runs of different scenarios or configurations.
     """
-    from reprocheck import store
+    from reprocheck.artifacts import runs as store
 
     kind_b, path_b = _artifact_kind(Path(baseline))
     kind_c, path_c = _artifact_kind(Path(candidate))

@@ -17,7 +17,7 @@ from reprocheck._version import __version__
 from reprocheck.comparison.result import EnvChange, ScenarioComparison
 from reprocheck.comparison.summary import divergence_phrase
 from reprocheck.report import plots
-from reprocheck.report.model import CandidateReport, LossCurves, Report
+from reprocheck.report.html_model import CandidateReport, LossCurves, Report
 
 __all__ = ["render_html"]
 

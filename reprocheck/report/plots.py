@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from reprocheck.comparison.result import GrowthPoint
-    from reprocheck.report.model import LossCurves
+    from reprocheck.report.html_model import LossCurves
 
 __all__ = [
     "BASELINE_COLOUR",

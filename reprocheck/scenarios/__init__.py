@@ -9,7 +9,7 @@ naming the scenario and the user's exception.
 
 from __future__ import annotations
 
-from reprocheck.scenarios._loader import (
+from reprocheck.scenarios.loader import (
     BUILTIN_NAMES,
     ENTRY_POINT_GROUP,
     ScenarioSpec,

@@ -9,7 +9,7 @@ thread-invariant.
 
 from __future__ import annotations
 
-from reprocheck.scenario import Scenario, ScenarioContext
+from reprocheck.scenarios.api import Scenario, ScenarioContext
 
 DEFAULT_STEPS = 8
 DESCRIPTION = "Conv2d + BatchNorm + pooling, Adam; moves with threads and CPU capability"

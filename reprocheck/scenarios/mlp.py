@@ -11,7 +11,7 @@ realistic amount of work beside the per-step recording of its parameters.
 
 from __future__ import annotations
 
-from reprocheck.scenario import Scenario, ScenarioContext
+from reprocheck.scenarios.api import Scenario, ScenarioContext
 
 DEFAULT_STEPS = 10
 DESCRIPTION = "Linear + ReLU, SGD with momentum; thread-invariant on many CPUs"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reprocheck.scenario import Scenario, ScenarioContext
+from reprocheck.scenarios.api import Scenario, ScenarioContext
 
 if TYPE_CHECKING:
     import torch

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import make_run, write_run
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.cli import cli
-from reprocheck.replay import run_scenarios
-from reprocheck.store import load_run
+from reprocheck.workflows.run import run_scenarios
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +58,9 @@ def test_check_requires_baseline() -> None:
 
 def test_check_replays_each_scenario_with_its_own_settings(tmp_path: Path) -> None:
     """A baseline whose scenarios used different seeds is replayed per scenario, in order."""
-    from reprocheck.environment import fingerprint
+    from reprocheck.artifacts.runs import RunWriter
+    from reprocheck.env import fingerprint
     from reprocheck.replay import replay_scenario
-    from reprocheck.store import RunWriter
 
     base = tmp_path / "base"
     with RunWriter(base, fingerprint=fingerprint().to_dict()) as writer:

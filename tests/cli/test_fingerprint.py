@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reprocheck.artifacts.runs import load_fingerprint_file
 from reprocheck.cli import cli
-from reprocheck.environment.model import SECTIONS
-from reprocheck.store import load_fingerprint_file
+from reprocheck.model.fingerprint import SECTIONS
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.cli import cli
-from reprocheck.store import load_run
 
 BAD = """
 import torch, reprocheck

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from real_runs import RealRuns
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.comparison import ComparisonResult, compare
-from reprocheck.store import load_run
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from reprocheck.environment import fingerprint
+from reprocheck.env import fingerprint
 
 pytestmark = pytest.mark.integration
 

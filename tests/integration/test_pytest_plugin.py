@@ -65,7 +65,7 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
     """
     import torch
 
-    from reprocheck import baseline
+    from reprocheck.workflows import baseline
 
     where = tmp_path_factory.mktemp("warm")
     for _ in range(2):  # record, then compare

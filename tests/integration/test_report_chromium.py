@@ -105,7 +105,7 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Opened:
         check=False,
     )
     assert proc.returncode in (0, 1), proc.stderr
-    from reprocheck.store import load_run
+    from reprocheck.artifacts.runs import load_run
 
     scenarios = len(load_run(base).records)
     seen = open_page(chromium, page, tmp / "report.png")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.scenarios import BUILTIN_NAMES
-from reprocheck.store import load_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.cuda]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reprocheck.artifacts.runs import Run, load_run
 from reprocheck.cli import cli
 from reprocheck.comparison import compare
-from reprocheck.store import Run, load_run
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.errors import ArtifactError
-from reprocheck.store import load_run
 
 pytestmark = pytest.mark.integration
 

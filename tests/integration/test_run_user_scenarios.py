@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reprocheck.store import load_run
+from reprocheck.artifacts.runs import load_run
 
 pytestmark = pytest.mark.integration
 

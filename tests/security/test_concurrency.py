@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from reprocheck.engine.digest import tensor_digest
-from reprocheck.matrix import main as matrix_main
-from reprocheck.matrix import read_status
-from reprocheck.store import load_run
+from reprocheck.artifacts.runs import load_run
+from reprocheck.model.digest import tensor_digest
+from reprocheck.pinned.matrix import main as matrix_main
+from reprocheck.pinned.matrix import read_status
 
 pytestmark = pytest.mark.integration
 
@@ -97,8 +97,8 @@ def test_two_runs_into_one_out(tmp_path: Path, rep: int) -> None:
 REPLAY = """
 import sys
 from pathlib import Path
-from reprocheck.matrix import EnvStatus, write_status
-from reprocheck.replay import run_scenarios
+from reprocheck.pinned.matrix import EnvStatus, write_status
+from reprocheck.workflows.run import run_scenarios
 
 runs, env = Path(sys.argv[1]), sys.argv[2]
 write_status(runs, EnvStatus(env, "building", "0" * 64))

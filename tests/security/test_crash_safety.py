@@ -27,9 +27,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import make_run, write_run
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.errors import ArtifactError
-from reprocheck.lockfile import read_lockfile
-from reprocheck.store import load_run
+from reprocheck.pinned.lockfile import read_lockfile
 
 pytestmark = pytest.mark.integration
 

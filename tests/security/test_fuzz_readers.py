@@ -27,14 +27,14 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_fingerprint, write_run
 
-from reprocheck._tensorfile import TensorReader
+from reprocheck.artifacts.runs import load_run
+from reprocheck.artifacts.tensorfile import TensorReader
 from reprocheck.comparison import compare
 from reprocheck.comparison.policy import Policy, load_policy
 from reprocheck.errors import ReprocheckError
-from reprocheck.lock import verify_environment
-from reprocheck.lockfile import read_lockfile
-from reprocheck.record import TensorInfo
-from reprocheck.store import load_run
+from reprocheck.model.records import TensorInfo
+from reprocheck.pinned.lock import verify_environment
+from reprocheck.pinned.lockfile import read_lockfile
 
 EXAMPLES = 500
 FUZZ = settings(

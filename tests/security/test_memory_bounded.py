@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, scenario
 
-from reprocheck.record import ScenarioRecord
-from reprocheck.store import RunWriter, load_run
+from reprocheck.artifacts.runs import RunWriter, load_run
+from reprocheck.model.records import ScenarioRecord
 
 pytestmark = pytest.mark.integration
 

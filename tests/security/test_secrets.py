@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from reprocheck.cli import cli
-from reprocheck.environment.envvars import capture_env, is_allowed
-from reprocheck.matrix import EnvStatus, write_status
-from reprocheck.matrix import main as matrix_main
+from reprocheck.env.envvars import capture_env, is_allowed
+from reprocheck.pinned.matrix import EnvStatus, write_status
+from reprocheck.pinned.matrix import main as matrix_main
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
-from reprocheck.engine.digest import summarize, tensor_digest
-from reprocheck.record import ScenarioRecord
-from reprocheck.store import FINGERPRINT_KIND, SCHEMA_VERSION, RunWriter, dumps
+from reprocheck.artifacts.runs import RunWriter, dumps
+from reprocheck.model.digest import summarize, tensor_digest
+from reprocheck.model.formats import FINGERPRINT_KIND, SCHEMA_VERSION
+from reprocheck.model.records import ScenarioRecord
 
 Records = dict[str, dict[str, Any]]
 Tensors = dict[str, dict[str, torch.Tensor]]

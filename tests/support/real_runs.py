@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from reprocheck.store import load_run
+from reprocheck.artifacts.runs import load_run
 
 SCENARIOS = ("mlp", "cnn", "transformer")
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck import baseline, store, tensorset
+from reprocheck.artifacts import runs as store
+from reprocheck.artifacts import tensorsets as tensorset
 from reprocheck.comparison.policy import Policy, Tolerance
+from reprocheck.workflows import baseline
 
 
 def _tensors(delta: float = 0.0) -> dict[str, torch.Tensor]:

@@ -15,7 +15,7 @@ from reprocheck.comparison.classify import (
     trend_of,
 )
 from reprocheck.comparison.result import GrowthPoint
-from reprocheck.record import TraceEntry
+from reprocheck.model.records import TraceEntry
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from compare_support import pair, scenario
 
 from reprocheck.comparison import compare
 from reprocheck.comparison.localize import align_traces, record_divergence
-from reprocheck.record import ScenarioRecord, TraceEntry
+from reprocheck.model.records import ScenarioRecord, TraceEntry
 
 
 def _trace(*ops: tuple[str, str, str, str]) -> list[TraceEntry]:

@@ -304,7 +304,7 @@ def test_result_is_json_serialisable(tmp_path: Path) -> None:
 
 def test_builtin_scenarios_replayed_twice_are_identical(tmp_path: Path) -> None:
     """Two real runs of every built-in scenario in this environment are bitwise identical."""
-    from reprocheck.replay import run_scenarios
+    from reprocheck.workflows.run import run_scenarios
 
     a = run_scenarios(None, tmp_path / "a", steps=1)
     b = run_scenarios(None, tmp_path / "b", steps=1)

@@ -8,15 +8,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck.determinism import (
+from reprocheck.errors import InputError
+from reprocheck.model.records import (
+    ScenarioConfig,
+    ScenarioRecord,
+    StepRecord,
+    TensorInfo,
+    TraceEntry,
+)
+from reprocheck.workflows.determinism import (
     DeterminismResult,
     Difference,
     check_determinism,
     compare_replays,
     first_difference,
 )
-from reprocheck.errors import InputError
-from reprocheck.record import ScenarioConfig, ScenarioRecord, StepRecord, TensorInfo, TraceEntry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck.engine import distributed as d
 from reprocheck.errors import InputError, ScenarioError
-from reprocheck.replay import run_scenarios
+from reprocheck.replay import distributed as d
+from reprocheck.workflows.run import run_scenarios
 
 Pair = collections.namedtuple("Pair", ["x", "y"])
 

@@ -13,11 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint as fake_fingerprint
 
 from reprocheck.comparison.envdiff import diff_fingerprints, suspect_phrase
-from reprocheck.environment import Fingerprint, compute_digest, fingerprint
-from reprocheck.environment.distributed import capture_distributed
-from reprocheck.environment.envvars import capture_env
+from reprocheck.env import fingerprint
+from reprocheck.env.distributed import capture_distributed
+from reprocheck.env.envvars import capture_env
 from reprocheck.errors import ArtifactError
-from reprocheck.record import ScenarioConfig, ScenarioRecord
+from reprocheck.model.fingerprint import Fingerprint, compute_digest
+from reprocheck.model.records import ScenarioConfig, ScenarioRecord
 
 _CONFIG = {"steps": 2, "seed": 0, "device": "cpu", "dtype": "float32", "trace_steps": 1}
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import reprocheck
-from reprocheck.environment import fingerprint
-from reprocheck.environment.model import SECTIONS
+from reprocheck.env import fingerprint
 from reprocheck.errors import InputError
+from reprocheck.model.fingerprint import SECTIONS
 
 
 def test_public_api_is_exported_lazily() -> None:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from reprocheck.environment.cpu import NUMERIC_FLAGS, capture_cpu, parse_cpuinfo
+from reprocheck.env.cpu import NUMERIC_FLAGS, capture_cpu, parse_cpuinfo
 
 X86 = """processor\t: 0
 vendor_id\t: GenuineIntel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reprocheck.environment.envvars import ALLOWED_NAMES, MAX_VALUE_LENGTH, capture_env
+from reprocheck.env.envvars import ALLOWED_NAMES, MAX_VALUE_LENGTH, capture_env
 
 
 def test_allowed_variables_are_captured_sorted() -> None:

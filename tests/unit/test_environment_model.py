@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from reprocheck.environment import Fingerprint, compute_digest, fingerprint
+from reprocheck.env import fingerprint
 from reprocheck.errors import ArtifactError, SchemaVersionError
-from reprocheck.store import FINGERPRINT_KIND, SCHEMA_VERSION
+from reprocheck.model.fingerprint import Fingerprint, compute_digest
+from reprocheck.model.formats import FINGERPRINT_KIND, SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")

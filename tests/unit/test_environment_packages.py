@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck.environment.packages import (
+from reprocheck.env.packages import (
     capture_lockfile,
     capture_packages,
     normalize_name,

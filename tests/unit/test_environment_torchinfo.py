@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reprocheck.environment.torchinfo import (
+from reprocheck.env.torchinfo import (
     capture_cuda,
     capture_determinism,
     capture_threads,

@@ -1,4 +1,4 @@
-"""reprocheck.lock: reading lockfiles, verifying environments, the pip-compile input."""
+"""reprocheck.pinned.lock: reading lockfiles, verifying environments, the pip-compile input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import pytest
 import tomllib
 
 from reprocheck.errors import ArtifactError, InputError
-from reprocheck.lock import DEFAULT_REQUIREMENTS, EnvironmentSpec, input_text, verify_environment
-from reprocheck.lockfile import canonical_name, lockfile_sha256, read_lockfile
+from reprocheck.pinned.lock import (
+    DEFAULT_REQUIREMENTS,
+    EnvironmentSpec,
+    input_text,
+    verify_environment,
+)
+from reprocheck.pinned.lockfile import canonical_name, lockfile_sha256, read_lockfile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""reprocheck.matrix: every environment against the baseline, as one table, with exit codes."""
+"""reprocheck.pinned.matrix: every environment against the baseline, one table, exit codes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_run
 
 from reprocheck.errors import ArtifactError, InputError
-from reprocheck.matrix import (
+from reprocheck.pinned.matrix import (
     EnvStatus,
     MatrixResult,
     build_matrix,
@@ -169,7 +169,7 @@ def test_markdown_is_a_table(runs: Path) -> None:
 
 
 def test_main_prints_and_writes_reports(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m reprocheck.matrix` prints the table, writes JSON and returns the exit code."""
+    """`python -m reprocheck.pinned.matrix` prints the table, writes JSON, returns the exit code."""
     _broken(runs)
     out = runs / "matrix.json"
     code = main([BASE, SAME, BROKEN, "--baseline", BASE, "--runs", str(runs), "--json", str(out)])
@@ -268,7 +268,7 @@ def test_status_round_trips(tmp_path: Path) -> None:
 def test_host_side_modules_import_no_dependency() -> None:
     """The nox helper, matrix and lock modules load on a host with only nox installed."""
     code = (
-        "import sys, reprocheck.nox, reprocheck.matrix, reprocheck.lock\n"
+        "import sys, reprocheck.nox, reprocheck.pinned.matrix, reprocheck.pinned.lock\n"
         "heavy = ('torch', 'numpy', 'click', 'deepdiff', 'safetensors')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

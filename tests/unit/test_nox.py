@@ -14,9 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_run
 
-import reprocheck.nox as helper
-from reprocheck.lockfile import lockfile_sha256, read_lockfile
-from reprocheck.matrix import EnvStatus, write_status
+import reprocheck.integrations.nox_sessions as helper
+from reprocheck.pinned.lockfile import lockfile_sha256, read_lockfile
+from reprocheck.pinned.matrix import EnvStatus, write_status
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,9 +95,9 @@ from pathlib import Path
 
 import nox
 
-import reprocheck.nox
+import reprocheck.integrations.nox_sessions as sessions
 
-NAMES = reprocheck.nox.environments("lockfiles")
+NAMES = sessions.environments("lockfiles")
 
 
 @nox.session(python=False)
@@ -110,7 +110,7 @@ def replay(session, env):
 
 @nox.session(python=False)
 def compare(session):
-    reprocheck.nox._compare(session, NAMES, "a", Path("lockfiles"), Path("runs"))
+    sessions._compare(session, NAMES, "a", Path("lockfiles"), Path("runs"))
 """
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprocheck import pytest_plugin
+from reprocheck.integrations import pytest_plugin
 
 
 def build(ctx: object) -> object:

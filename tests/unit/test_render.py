@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, pair, write_fingerprint, write_run
 
-from reprocheck.comparison import ComparisonResult, compare, render
+from reprocheck.comparison import ComparisonResult, compare
+from reprocheck.report import render
 
 
 def _drift_loss(records: dict[str, Any], tensors: dict[str, Any]) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck.engine.digest import tensor_digest
+from reprocheck.artifacts.runs import load_run
 from reprocheck.errors import InputError, ScenarioError
-from reprocheck.replay import replay_scenario, run_scenarios
-from reprocheck.store import load_run
+from reprocheck.model.digest import tensor_digest
+from reprocheck.replay import replay_scenario
+from reprocheck.workflows.run import run_scenarios
 
 USER = """
 import torch, reprocheck

@@ -17,7 +17,7 @@ from compare_support import fingerprint, make_run, pair, write_fingerprint, writ
 from reprocheck.comparison import GrowthPoint
 from reprocheck.errors import InputError
 from reprocheck.report import build_report, render_html
-from reprocheck.report.model import LossCurves
+from reprocheck.report.html_model import LossCurves
 from reprocheck.report.plots import growth_scale, growth_svg, loss_svg
 
 EVIL = "<script>alert(1)</script>"

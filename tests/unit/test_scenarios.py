@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from reprocheck.errors import ScenarioError
-from reprocheck.scenario import Scenario, ScenarioContext
 from reprocheck.scenarios import BUILTIN_NAMES, ENTRY_POINT_GROUP, load_scenario
+from reprocheck.scenarios.api import Scenario, ScenarioContext
 
 GOOD = """
 import torch, reprocheck

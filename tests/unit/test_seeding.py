@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from reprocheck._compat import torch as compat
-from reprocheck.engine.seeding import CUBLAS_ENV, seeded
 from reprocheck.errors import InputError
+from reprocheck.replay.seeding import CUBLAS_ENV, seeded
 
 
 def _draws() -> tuple[float, float, float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprocheck import tensorset
+from reprocheck.artifacts import tensorsets as tensorset
 from reprocheck.errors import ArtifactError, InputError, SchemaVersionError
 
 FINGERPRINT = {"torch": {"version": "2.13.0"}}

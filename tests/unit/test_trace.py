@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from reprocheck.engine.trace import OpTracer
-from reprocheck.record import TraceEntry
+from reprocheck.model.records import TraceEntry
+from reprocheck.replay.trace import OpTracer
 
 
 class Block(torch.nn.Module):
@@ -135,7 +135,7 @@ def test_entry_records_shape_dtype_and_summary() -> None:
 
 def test_large_output_summary_matches_the_float64_reference() -> None:
     """Above the Python path, absmax and mean agree with digest.summarize."""
-    from reprocheck.engine.digest import summarize
+    from reprocheck.model.digest import summarize
 
     a = torch.randn(100, 300, generator=torch.Generator().manual_seed(0))
     entry = _one(lambda t: t * 3, a)

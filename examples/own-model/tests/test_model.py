@@ -9,7 +9,7 @@ from __future__ import annotations
 import mymodel
 import torch
 
-from reprocheck.pytest_plugin import ReprocheckBaseline
+from reprocheck.integrations.pytest_plugin import ReprocheckBaseline
 
 
 def test_training_matches_the_baseline(reprocheck_baseline: ReprocheckBaseline) -> None:

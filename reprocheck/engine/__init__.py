@@ -1,1 +1,0 @@
-"""The replay engine: seeding, the training loop, recording and operator tracing."""

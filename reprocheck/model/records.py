@@ -1,0 +1,308 @@
+"""What a replay records: plain, frozen values with ``to_dict``/``from_dict``.
+
+These types are the contract between the replay engine (which fills them) and compare
+(which reads them). Files are known only to :mod:`reprocheck.artifacts.runs`; this module knows
+nothing about paths or formats beyond the JSON-ready dictionaries.
+
+Phases, in the order they happen: ``init`` (building the scenario: initialisers and
+seeded data), then per step ``forward`` (model and loss), ``backward``, ``optimizer``
+(optimizer step, gradient clipping, LR schedule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from reprocheck._schema import (
+    decode_float,
+    encode_float,
+    req,
+    req_dict,
+    req_float,
+    req_int,
+    req_list,
+    req_str,
+)
+from reprocheck.errors import ArtifactError
+
+__all__ = [
+    "PHASES",
+    "Phase",
+    "ScenarioConfig",
+    "ScenarioRecord",
+    "StepRecord",
+    "TensorInfo",
+    "TraceEntry",
+]
+
+Phase = Literal["init", "forward", "backward", "optimizer"]
+PHASES: tuple[Phase, ...] = ("init", "forward", "backward", "optimizer")
+
+
+def _floats(values: dict[str, Any], where: str) -> dict[str, float]:
+    return {str(k): decode_float(v, f"{where}[{k!r}]") for k, v in values.items()}
+
+
+def _strs(values: dict[str, Any], where: str) -> dict[str, str]:
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise ArtifactError(f"{where}[{key!r}] must be a string")
+    return {str(k): v for k, v in values.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScenarioConfig:
+    """How a scenario was replayed: enough to replay it again elsewhere.
+
+    ``world_size``, ``backend`` and ``bucket_cap_mb`` describe a distributed replay
+    (docs/distributed.md); a single-process replay leaves them at 1, None, None and
+    writes none of the three keys, so its record reads exactly as before they existed.
+    """
+
+    steps: int
+    seed: int
+    device: str
+    dtype: str
+    trace_steps: int
+    world_size: int = 1
+    backend: str | None = None
+    bucket_cap_mb: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.world_size == 1 and self.backend is None and self.bucket_cap_mb is None:
+            for key in ("world_size", "backend", "bucket_cap_mb"):
+                del data[key]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> ScenarioConfig:
+        backend = data.get("backend")
+        if backend is not None and not isinstance(backend, str):
+            raise ArtifactError(f"{where}: key 'backend' must be a string or null")
+        bucket = data.get("bucket_cap_mb")
+        world_size = req_int(data, "world_size", where, minimum=1) if "world_size" in data else 1
+        return cls(
+            steps=req_int(data, "steps", where, minimum=1),
+            seed=req_int(data, "seed", where),
+            device=req_str(data, "device", where),
+            dtype=req_str(data, "dtype", where),
+            trace_steps=req_int(data, "trace_steps", where, minimum=0),
+            world_size=world_size,
+            backend=backend,
+            bucket_cap_mb=None
+            if bucket is None
+            else decode_float(bucket, f"{where}: 'bucket_cap_mb'"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One aten operator call in a traced step: where it ran and what it produced.
+
+    No activations are stored: ``digest`` identifies the output bytes exactly, and a few
+    summary numbers (``absmax``, ``mean`` and a strided ``sample`` of at most 8 values,
+    all of the first floating output) let compare judge *how far* two outputs differ.
+    """
+
+    step: int
+    index: int
+    phase: str
+    op: str
+    module: str
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[str, ...]
+    digest: str
+    absmax: float | None = None
+    mean: float | None = None
+    sample: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "index": self.index,
+            "phase": self.phase,
+            "op": self.op,
+            "module": self.module,
+            "shapes": [list(s) for s in self.shapes],
+            "dtypes": list(self.dtypes),
+            "digest": self.digest,
+            "absmax": None if self.absmax is None else encode_float(self.absmax),
+            "mean": None if self.mean is None else encode_float(self.mean),
+            "sample": [encode_float(v) for v in self.sample],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "trace entry") -> TraceEntry:
+        shapes = req_list(data, "shapes", where)
+        for shape in shapes:
+            if not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) for d in shape
+            ):
+                raise ArtifactError(f"{where}: key 'shapes' must be a list of integer lists")
+        dtypes = req_list(data, "dtypes", where)
+        if not all(isinstance(d, str) for d in dtypes):
+            raise ArtifactError(f"{where}: key 'dtypes' must be a list of strings")
+        absmax = data.get("absmax")
+        mean = data.get("mean")
+        sample = data.get("sample", [])
+        if not isinstance(sample, list):
+            raise ArtifactError(f"{where}: key 'sample' must be a list")
+        return cls(
+            step=req_int(data, "step", where, minimum=0),
+            index=req_int(data, "index", where, minimum=0),
+            phase=req_str(data, "phase", where),
+            op=req_str(data, "op", where),
+            module=req_str(data, "module", where),
+            shapes=tuple(tuple(s) for s in shapes),
+            dtypes=tuple(dtypes),
+            digest=req_str(data, "digest", where),
+            absmax=None if absmax is None else decode_float(absmax, f"{where}: 'absmax'"),
+            mean=None if mean is None else decode_float(mean, f"{where}: 'mean'"),
+            sample=tuple(decode_float(v, f"{where}: 'sample'") for v in sample),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepRecord:
+    """What one training step produced.
+
+    ``param_digests`` are taken after the optimizer step, ``grad_digests`` after backward.
+    ``param_norms`` (per parameter, after the step) let compare draw the divergence growth
+    without storing every step's tensors. ``batch_digest`` tells data-order changes apart
+    from maths changes.
+    """
+
+    step: int
+    loss: float
+    grad_norm: float
+    param_norm: float
+    lr: float
+    batch_digest: str
+    metrics: dict[str, float]
+    param_digests: dict[str, str]
+    grad_digests: dict[str, str]
+    param_norms: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "loss": encode_float(self.loss),
+            "grad_norm": encode_float(self.grad_norm),
+            "param_norm": encode_float(self.param_norm),
+            "lr": encode_float(self.lr),
+            "batch_digest": self.batch_digest,
+            "metrics": {k: encode_float(v) for k, v in self.metrics.items()},
+            "param_digests": dict(self.param_digests),
+            "grad_digests": dict(self.grad_digests),
+            "param_norms": {k: encode_float(v) for k, v in self.param_norms.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "step") -> StepRecord:
+        return cls(
+            step=req_int(data, "step", where, minimum=0),
+            loss=req_float(data, "loss", where),
+            grad_norm=req_float(data, "grad_norm", where),
+            param_norm=req_float(data, "param_norm", where),
+            lr=req_float(data, "lr", where),
+            batch_digest=req_str(data, "batch_digest", where),
+            metrics=_floats(req_dict(data, "metrics", where), f"{where}.metrics"),
+            param_digests=_strs(req_dict(data, "param_digests", where), f"{where}.param_digests"),
+            grad_digests=_strs(req_dict(data, "grad_digests", where), f"{where}.grad_digests"),
+            param_norms=_floats(req_dict(data, "param_norms", where), f"{where}.param_norms"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TensorInfo:
+    """Dtype and shape of one final tensor, as listed in the record (checked on load)."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dtype": self.dtype, "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> TensorInfo:
+        shape = req_list(data, "shape", where)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise ArtifactError(f"{where}: key 'shape' must be a list of non-negative integers")
+        return cls(dtype=req_str(data, "dtype", where), shape=tuple(shape))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScenarioRecord:
+    """Everything one scenario's replay recorded, except the final tensors themselves.
+
+    Final tensors (``tensors``) are named ``param/<parameter name>`` and
+    ``optim/<parameter name>/<state key>`` (e.g. ``optim/fc1.weight/exp_avg``); buffers
+    such as batch-norm running statistics are ``buffer/<name>``.
+
+    ``ranks_agree`` (distributed replays only, else empty) holds one flag per step: whether
+    every rank's parameters were bitwise equal to rank 0's after that step.
+    """
+
+    name: str
+    source: str
+    config: ScenarioConfig
+    init_digests: dict[str, str]
+    steps: tuple[StepRecord, ...]
+    trace: tuple[TraceEntry, ...]
+    tensors: dict[str, TensorInfo]
+    modules: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    ranks_agree: tuple[bool, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        extra = {"ranks_agree": list(self.ranks_agree)} if self.ranks_agree else {}
+        return {
+            **extra,
+            "name": self.name,
+            "source": self.source,
+            "config": self.config.to_dict(),
+            "init_digests": dict(self.init_digests),
+            "steps": [s.to_dict() for s in self.steps],
+            "trace": [t.to_dict() for t in self.trace],
+            "tensors": {k: v.to_dict() for k, v in self.tensors.items()},
+            "modules": list(self.modules),
+            "duration_s": self.duration_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "scenario") -> ScenarioRecord:
+        name = req_str(data, "name", where)
+        where = f"{where} {name!r}"
+        steps = req_list(data, "steps", where)
+        trace = req_list(data, "trace", where)
+        tensors = req_dict(data, "tensors", where)
+        modules = data.get("modules", [])
+        if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+            raise ArtifactError(f"{where}: key 'modules' must be a list of strings")
+        agree = data.get("ranks_agree", [])
+        if not isinstance(agree, list) or not all(isinstance(a, bool) for a in agree):
+            raise ArtifactError(f"{where}: key 'ranks_agree' must be a list of true/false")
+        duration = data.get("duration_s", 0.0)
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+            raise ArtifactError(f"{where}: key 'duration_s' must be a number")
+        return cls(
+            name=name,
+            source=req_str(data, "source", where),
+            config=ScenarioConfig.from_dict(req(data, "config", dict, where), f"{where}.config"),
+            init_digests=_strs(req_dict(data, "init_digests", where), f"{where}.init_digests"),
+            steps=tuple(
+                StepRecord.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(steps)
+            ),
+            trace=tuple(
+                TraceEntry.from_dict(t, f"{where}.trace[{i}]") for i, t in enumerate(trace)
+            ),
+            tensors={
+                str(k): TensorInfo.from_dict(v, f"{where}.tensors[{k!r}]")
+                for k, v in tensors.items()
+            },
+            modules=tuple(modules),
+            duration_s=float(duration),
+            ranks_agree=tuple(agree),
+        )

@@ -1,0 +1,85 @@
+"""Markdown report, made for a CI step summary (``$GITHUB_STEP_SUMMARY``) or a PR comment."""
+
+from __future__ import annotations
+
+from reprocheck.comparison.result import ComparisonResult
+from reprocheck.report.text import (
+    ENV_LIMIT,
+    divergence_cell,
+    env_value,
+    metric_line,
+    tensor_line,
+    ulp_text,
+)
+
+__all__ = ["render_markdown"]
+
+_ICONS = {"identical": "✅", "within_tolerance": "🟡", "drift": "❌"}
+
+
+def _cell(text: str) -> str:
+    # A pipe or a newline would break the table row.
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: ComparisonResult) -> str:
+    """The report as GitHub-flavoured markdown: verdict, table, details, environment."""
+    icon = _ICONS.get(result.verdict, "")
+    lines = [
+        f"### reprocheck compare: {icon} {result.verdict}",
+        "",
+        f"> {_cell(result.summary)}",
+        "",
+        f"Baseline `{result.baseline}`, candidate `{result.candidate}`.",
+        "",
+    ]
+    if result.scenarios:
+        lines += [
+            "| scenario | verdict | kind | first divergence | max ULP |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for s in result.scenarios:
+            ulp = ulp_text(s.max_ulp)
+            lines.append(
+                f"| {_cell(s.name)} | {_ICONS[s.verdict]} {s.verdict} | {s.kind or '-'} "
+                f"| {_cell(divergence_cell(s))} | {ulp} |"
+            )
+        lines.append("")
+        for s in result.scenarios:
+            if s.verdict == "identical":
+                continue
+            facts = [
+                s.first_divergence.detail if s.first_divergence else None,
+                tensor_line(s),
+                *(metric_line(s.name, m) for m in s.metrics[:3]),
+                f"growth: {s.trend}" if s.trend != "none" else None,
+                *s.notes,
+            ]
+            lines.append(f"**{_cell(s.name)}**")
+            lines += [f"- {_cell(f)}" for f in facts if f]
+            if s.structural.count:
+                shown = ", ".join(f"`{e}`" for e in s.structural.examples)
+                lines.append(
+                    f"- structural: {s.structural.count} call(s) on one side only: {shown}"
+                )
+            lines.append("")
+    changes = result.environment
+    if changes:
+        lines += [
+            "<details><summary>Environment changes "
+            f"({len(changes)}, most likely to move numbers first)</summary>",
+            "",
+            "| path | baseline | candidate |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{_cell(c.path)}` | {_cell(env_value(c.baseline))} "
+            f"| {_cell(env_value(c.candidate))} |"
+            for c in changes[: ENV_LIMIT * 5]
+        ]
+        if len(changes) > ENV_LIMIT * 5:
+            lines.append(f"\n... and {len(changes) - ENV_LIMIT * 5} more.")
+        lines += ["", "</details>", ""]
+    else:
+        lines += ["No environment change between the two fingerprints.", ""]
+    return "\n".join(lines)
