@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _bench import Row
 
@@ -32,12 +33,19 @@ def _repeats() -> int:
     return max(9, int(os.environ.get("REPROCHECK_BENCH_REPEAT", "5")) * 4 + 1)
 
 
+def _unrecorded_step(loop: Any, step: int) -> None:
+    """The same step's phases without the recording around them (the reference)."""
+    _, _, loss = loop.forward(step, None)
+    loop.backward(step, None, loss)
+    loop.optimize(step, None)
+
+
 def _worker() -> None:
     import torch
 
     from reprocheck.replay import replay_scenario
-    from reprocheck.replay.loop import _Loop
     from reprocheck.replay.seeding import seeded
+    from reprocheck.replay.step import Trainer
     from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
     from reprocheck.scenarios.api import ScenarioContext
 
@@ -53,16 +61,14 @@ def _worker() -> None:
                 generator=generator,
                 dtype=torch.get_default_dtype(),
             )
-            loop = _Loop(name, spec.create(ctx), record=True)
+            loop = Trainer(name, spec.create(ctx))
             loop.step(0, None)  # warm-up: first-call allocations and optimizer state
             loop.step(1, None)
             plain, recorded = [], []
             for i in range(_repeats()):
-                loop.record = False
                 start = time.perf_counter()
-                loop.step(2 + 2 * i, None)
+                _unrecorded_step(loop, 2 + 2 * i)
                 plain.append(time.perf_counter() - start)
-                loop.record = True
                 start = time.perf_counter()
                 loop.step(3 + 2 * i, None)
                 recorded.append(time.perf_counter() - start)

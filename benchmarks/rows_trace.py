@@ -40,8 +40,8 @@ def _worker() -> None:
     if not wall:
         torch.set_num_threads(1)
 
-    from reprocheck.replay.loop import _Loop
     from reprocheck.replay.seeding import seeded
+    from reprocheck.replay.step import Trainer
     from reprocheck.replay.trace import OpTracer
     from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
     from reprocheck.scenarios.api import ScenarioContext
@@ -57,7 +57,7 @@ def _worker() -> None:
                 generator=generator,
                 dtype=torch.get_default_dtype(),
             )
-            loop = _Loop(name, spec.create(ctx), record=True)
+            loop = Trainer(name, spec.create(ctx))
             loop.step(0, None)  # warm-up: first-call allocations and optimizer state
             plain, traced, ops = [], [], 0
             for _ in range(_repeats()):

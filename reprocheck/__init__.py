@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from reprocheck.env import fingerprint
     from reprocheck.model.fingerprint import Fingerprint
     from reprocheck.replay import replay_scenario
+    from reprocheck.replay.options import ReplayOptions
     from reprocheck.report import render
     from reprocheck.scenarios import load_scenario
     from reprocheck.workflows.check import check_against
@@ -35,6 +36,7 @@ __all__ = [
     "DeterminismResult",
     "Fingerprint",
     "Policy",
+    "ReplayOptions",
     "ReprocheckError",
     "Run",
     "Scenario",
@@ -69,6 +71,7 @@ _LAZY: dict[str, str] = {
     "load_scenario": "reprocheck.scenarios",
     "replay_scenario": "reprocheck.replay",
     "run_scenarios": "reprocheck.workflows.run",
+    "ReplayOptions": "reprocheck.replay.options",
     "Run": "reprocheck.artifacts.runs",
     "load_run": "reprocheck.artifacts.runs",
 }

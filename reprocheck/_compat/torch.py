@@ -261,7 +261,7 @@ def torch_version_tuple() -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
-def norms_float64(tensors: list[Any]) -> list[float]:
+def stable_norms(tensors: list[Any]) -> list[float]:
     """The 2-norm of each tensor as a Python float, independent of the thread count.
 
     A reduction split across threads sums in another order under another thread count,

@@ -8,10 +8,10 @@ A tensor set is a directory::
                               environment that wrote it
       tensors.safetensors     the tensors themselves
 
-It follows :mod:`reprocheck.artifacts.runs`'s conventions (canonical JSON with a schema version,
-safetensors for tensors, never pickle) and reuses its readers. The directory is built
-beside its final place and renamed into it, so an interrupted write leaves the previous
-set (or nothing) under the final name, never a mix.
+It follows the artifacts' conventions (:mod:`reprocheck.artifacts.jsonfile`: canonical JSON
+with a schema version; safetensors for tensors, never pickle) and reuses their readers.
+The directory is built beside its final place and renamed into it, so an interrupted write
+leaves the previous set (or nothing) under the final name, never a mix.
 
 Example::
 
@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._schema import req_dict, req_list, req_str
 from reprocheck._version import __version__
-from reprocheck.artifacts.runs import TensorReader, check_schema, dumps, load_json
+from reprocheck.artifacts.jsonfile import check_schema, dumps, load_json
+from reprocheck.artifacts.tensorfile import TensorReader
 from reprocheck.errors import ArtifactError, InputError
 from reprocheck.model.formats import SCHEMA_VERSION
 from reprocheck.model.records import TensorInfo
@@ -128,11 +129,31 @@ def write(
     """
     from safetensors.torch import save_file
 
-    from reprocheck.model.digest import dtype_name, tensor_digest
-
     path = Path(path)
     cpu = cpu_tensors(tensors)
-    manifest = {
+    manifest = _manifest(cpu, name=name, fingerprint=fingerprint)
+    tmp = _partial_dir(path)
+    try:
+        save_file(cpu, str(tmp / TENSORS))
+        # safetensors writes through a private temporary file: give the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp / TENSORS, 0o666 & ~umask)
+        (tmp / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _manifest(
+    cpu: Mapping[str, torch.Tensor], *, name: str, fingerprint: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``tensors.json`` of a set: each tensor's dtype, shape and digest, and their order."""
+    from reprocheck.model.digest import dtype_name, tensor_digest
+
+    return {
         "schema_version": SCHEMA_VERSION,
         "kind": TENSORS_KIND,
         "reprocheck_version": __version__,
@@ -148,6 +169,10 @@ def write(
         "order": list(cpu),
         "fingerprint": dict(fingerprint),
     }
+
+
+def _partial_dir(path: Path) -> Path:
+    """A new hidden directory beside ``path`` to build the set in (the parent is created)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -157,18 +182,7 @@ def write(
             f"cannot write tensor set {path}: {exc.strerror or exc}",
             hint="Choose a writable location.",
         ) from None
-    try:
-        save_file(cpu, str(tmp / TENSORS))
-        # safetensors writes through a private temporary file: give the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp / TENSORS, 0o666 & ~umask)
-        (tmp / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return tmp
 
 
 def _replace_dir(new: Path, path: Path) -> None:

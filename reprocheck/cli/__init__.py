@@ -1,8 +1,9 @@
 """The ``reprocheck`` command line: a thin layer that parses, calls the core and renders.
 
-Subcommands are imported lazily so that ``reprocheck --help`` never imports torch. This
-module is also the single error boundary: a :class:`~reprocheck.errors.ReprocheckError`
-becomes ``Error:``/``Hint:`` on stderr and its exit code; nothing else calls ``sys.exit``.
+Subcommands are imported lazily so that ``reprocheck --help`` never imports torch. Parsing
+and every command run inside the one error boundary (:func:`reprocheck._boundary.guarded`):
+a :class:`~reprocheck.errors.ReprocheckError` becomes ``Error:``/``Hint:`` on stderr and its
+exit code, a crash exit 4 with one line (the traceback with ``-v``); nothing calls ``sys.exit``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 import click
 
+from reprocheck._boundary import guarded
 from reprocheck._log import set_logger
 from reprocheck._version import __version__
 from reprocheck.cli._state import State
-from reprocheck.errors import EnvironmentFailure, InputError, ReprocheckError
+from reprocheck.errors import InputError
 
 __all__ = ["cli", "main"]
 
@@ -32,9 +34,13 @@ _COMMANDS: dict[str, str] = {
     "report": "reprocheck.cli.report:report",
 }
 
-EXIT_INTERRUPTED = 130
-# Missing at run time means a broken environment (exit 3), not a bug in reprocheck.
-_RUNTIME_DEPENDENCIES = frozenset({"torch", "safetensors", "deepdiff", "numpy", "piptools", "nox"})
+# What click raises to exit or to report a usage error: click handles these itself.
+_CLICK_EXITS: tuple[type[BaseException], ...] = (
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    click.ClickException,
+    BrokenPipeError,  # click quietens a closed stdout (`reprocheck ... | head`)
+)
 
 
 class _LazyGroup(click.Group):
@@ -68,26 +74,27 @@ class _LazyGroup(click.Group):
             raise _UnknownCommand(f"no command {name!r}", hint=hint)
         return super().resolve_command(ctx, args)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # Parsing runs eager callbacks (--help lists every command): guarded like a command.
+        verbose = bool({"-v", "--verbose"} & set(args))
+        with guarded(report=_echo_error, verbose=verbose, passthrough=_CLICK_EXITS) as outcome:
+            return super().make_context(info_name, args, parent, **extra)
+        raise click.exceptions.Exit(outcome.code)
+
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with guarded(
+            report=_echo_error,
+            verbose=lambda: isinstance(ctx.obj, State) and ctx.obj.verbose,  # -v anywhere
+            passthrough=_CLICK_EXITS,
+        ) as outcome:
             return super().invoke(ctx)
-        except ReprocheckError as exc:
-            _report(exc)
-            ctx.exit(exc.exit_code)
-        except ModuleNotFoundError as exc:
-            if exc.name not in _RUNTIME_DEPENDENCIES:
-                raise
-            _report(
-                EnvironmentFailure(
-                    f"this environment lacks {exc.name}, which reprocheck needs for this command",
-                    hint=f"Install it (e.g. `python -m pip install {exc.name}`) or run reprocheck "
-                    "inside the environment you want to check.",
-                )
-            )
-            ctx.exit(EnvironmentFailure.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted.", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+        raise click.exceptions.Exit(outcome.code)
 
 
 class _UnknownCommand(InputError):
@@ -133,12 +140,8 @@ def _accept_global_flags(command: click.Command) -> None:
     ]
 
 
-def _report(exc: ReprocheckError) -> None:
-    # One line each: reviewers read these in CI logs, so no traceback, no wrapping.
-    message = " ".join(str(exc).split("\n"))
-    click.echo(f"Error: {message}", err=True)
-    if exc.hint:
-        click.echo(f"Hint: {exc.hint}", err=True)
+def _echo_error(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _make_logger(state: State) -> Any:
@@ -162,7 +165,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Tell, before an upgrade lands, whether your PyTorch training numbers will change.
 
     Exit codes: 0 identical or within tolerance, 1 drift, 2 bad input,
-    3 the environment failed (an install, a subprocess), 130 interrupted.
+    3 the environment failed (an install, a subprocess), 4 reprocheck itself
+    failed (a bug: please report), 130 interrupted.
     """
     if verbose and quiet:
         raise click.UsageError("--verbose and --quiet cannot be used together.")

@@ -5,18 +5,33 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from reprocheck._io import atomic_write_text, check_writable
 from reprocheck._log import Kind, using_logger
 from reprocheck.cli._state import State
+from reprocheck.errors import InputError
 
-__all__ = ["emit", "output_option", "printable", "progress_display", "progress_enabled"]
+if TYPE_CHECKING:
+    from reprocheck.replay.options import ReplayOptions
+
+__all__ = [
+    "FIELD_FLAGS",
+    "emit",
+    "flag_names",
+    "flag_text",
+    "output_option",
+    "printable",
+    "progress_display",
+    "progress_enabled",
+    "replay_options_from",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +139,65 @@ def replay_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+#: The flag that sets each field an :class:`~reprocheck.errors.InputError` can name.
+FIELD_FLAGS: dict[str, str] = {
+    "steps": "--steps",
+    "seed": "--seed",
+    "device": "--device",
+    "trace_steps": "--trace-steps",
+    "world_size": "--world-size",
+    "backend": "--backend",
+    "bucket_cap_mb": "--bucket-cap-mb",
+    "repeats": "--repeats",
+    "fresh_process": "--fresh-process",
+}
+# A field by its own name, optionally with a quoted value after it: ``device 'cuda'``. Not
+# inside a longer name (trace_steps holds steps) or a quoted or dotted one ('steps:build').
+_FIELD = re.compile(
+    r"(?<![\w.:'\"-])(?P<field>"
+    + "|".join(sorted(FIELD_FLAGS, key=len, reverse=True))
+    + r")(?: '(?P<value>[^']*)')?(?![\w-])"
+)
+
+
+def flag_text(text: str) -> str:
+    """``text`` with each field named as its flag: ``device 'cuda'`` becomes ``--device cuda``."""
+
+    def flag(match: re.Match[str]) -> str:
+        value = match["value"]
+        return FIELD_FLAGS[match["field"]] + ("" if value is None else f" {value}")
+
+    return _FIELD.sub(flag, text)
+
+
+@contextlib.contextmanager
+def flag_names() -> Iterator[None]:
+    """Say an option error the CLI's way: ``--steps must be >= 1``, not ``steps must ...``.
+
+    The core names the field (``InputError.field``); around the commands that take these
+    flags, the error's message and hint name the flag instead. Other errors pass untouched.
+    """
+    try:
+        yield
+    except InputError as exc:
+        if exc.field is not None:
+            exc.message = flag_text(exc.message)
+            exc.args = (exc.message,)
+            exc.hint = None if exc.hint is None else flag_text(exc.hint)
+        raise
+
+
+def replay_options_from(**flags: Any) -> ReplayOptions:
+    """The replay flags' values (by field name: ``steps=``, ``world_size=``...) as one value.
+
+    Built, and so checked, once; a bad value is reported with its flag.
+    """
+    from reprocheck.replay.options import ReplayOptions
+
+    with flag_names():
+        return ReplayOptions(**flags)
 
 
 def emit(text: str, output: Path | None) -> None:

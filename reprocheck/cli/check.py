@@ -47,7 +47,7 @@ def check(
 
     Exit 0 identical or within tolerance, 1 drift, 2 bad input.
     """
-    from reprocheck.artifacts.runs import check_run_target
+    from reprocheck.artifacts.run_writer import check_run_target
     from reprocheck.workflows.check import check_against
 
     if out is not None:

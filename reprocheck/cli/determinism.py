@@ -10,11 +10,13 @@ import click
 
 from reprocheck.cli._options import (
     emit,
+    flag_names,
     format_choice,
     output_option,
     progress_display,
     progress_enabled,
     replay_options,
+    replay_options_from,
 )
 from reprocheck.cli._state import State
 
@@ -66,35 +68,19 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
 
     Exit 0 when every scenario is deterministic, 1 when one is not.
     """
-    from reprocheck.errors import InputError
-    from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
     from reprocheck.workflows.determinism import check_determinism
 
     state = state if state is not None else State()
-    names = list(scenarios) or list(BUILTIN_NAMES)
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InputError(
-            f"scenario {duplicates[0]!r} is named twice", hint="Name each scenario once."
-        )
-    for name in names:  # a typo in the last name fails at once, not after the slow replays
-        load_scenario(name)
-    width = max(len(n) for n in names)
+    names = _scenario_names(scenarios)
+    options = replay_options_from(steps=steps, seed=seed, device=device, trace_steps=trace_steps)
     # Text to the terminal: each scenario's line as soon as it is known, not all at the end.
     streaming = fmt == "text" and output is None
+    width = max(len(n) for n in names)
     results = []
     # The same one-line progress display as `reprocheck run` (none in pipes or CI).
-    with progress_display(state, enabled=progress_enabled() and not state.quiet):
+    with progress_display(state, enabled=progress_enabled() and not state.quiet), flag_names():
         for name in names:
-            result = check_determinism(
-                name,
-                repeats=repeats,
-                steps=steps,
-                seed=seed,
-                device=device,
-                trace_steps=trace_steps,
-                fresh_process=fresh_process,
-            )
+            result = check_determinism(name, options, repeats=repeats, fresh_process=fresh_process)
             results.append(result)
             if streaming:
                 click.echo(_line(result, width))
@@ -106,6 +92,22 @@ def determinism(  # noqa: PLR0917 - click passes every option as an argument
         emit("\n".join(_line(r, width) for r in results), output)
     if not all(r.deterministic for r in results):
         raise click.exceptions.Exit(1)
+
+
+def _scenario_names(scenarios: tuple[str, ...]) -> list[str]:
+    """The scenarios to check (every built-in one by default), each found before any replay."""
+    from reprocheck.errors import InputError
+    from reprocheck.scenarios import BUILTIN_NAMES, load_scenario
+
+    names = list(scenarios) or list(BUILTIN_NAMES)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(
+            f"scenario {duplicates[0]!r} is named twice", hint="Name each scenario once."
+        )
+    for name in names:  # a typo in the last name fails at once, not after the slow replays
+        load_scenario(name)
+    return names
 
 
 def _line(result: DeterminismResult, width: int) -> str:

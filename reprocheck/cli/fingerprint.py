@@ -33,7 +33,7 @@ def fingerprint(state: State | None, fmt: str, output: Path | None, lockfile: Pa
     Use the global -v to list every installed package in the text form.
     """
     # Imported here: the capture imports torch, and `--help` must not.
-    from reprocheck.artifacts.runs import dumps
+    from reprocheck.artifacts.jsonfile import dumps
     from reprocheck.env import fingerprint as capture
     from reprocheck.report.fingerprint import render_text
 

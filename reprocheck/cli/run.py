@@ -8,11 +8,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reprocheck.cli._options import progress_display, progress_enabled, replay_options
+from reprocheck.cli._options import (
+    flag_names,
+    progress_display,
+    progress_enabled,
+    replay_options,
+    replay_options_from,
+)
 from reprocheck.cli._state import State
 
 if TYPE_CHECKING:
     from reprocheck.model.records import ScenarioRecord
+    from reprocheck.replay.options import ReplayOptions
 
 __all__ = ["run"]
 
@@ -92,12 +99,35 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
       reprocheck run mlp cnn --world-size 2 --out runs/ddp
       torchrun --nproc-per-node 2 -m reprocheck run mlp --world-size 2 --out runs/ddp
     """
-    from reprocheck.artifacts.runs import check_run_target, load_run
-    from reprocheck.workflows.run import run_scenarios
+    from reprocheck.artifacts.run_writer import check_run_target
 
     check_run_target(out, force=force)  # before torch is imported: bad input fails at once
-
+    options = replay_options_from(
+        steps=steps,
+        seed=seed,
+        device=device,
+        trace_steps=trace_steps,
+        world_size=world_size,
+        backend=backend,
+        bucket_cap_mb=bucket_cap_mb,
+    )
     state = state if state is not None else State()
+    _replay_and_report(state, list(scenarios), out, options, force=force, lockfile=lockfile)
+
+
+def _replay_and_report(
+    state: State,
+    scenarios: list[str],
+    out: Path,
+    options: ReplayOptions,
+    *,
+    force: bool,
+    lockfile: Path | None,
+) -> None:
+    """Write the run, with a line per scenario as it finishes, then ``wrote OUT``."""
+    from reprocheck.artifacts.runs import load_run
+    from reprocheck.workflows.run import run_scenarios
+
     shown: set[str] = set()
 
     def said(record: ScenarioRecord) -> None:
@@ -105,22 +135,11 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
         shown.add(record.name)
         click.echo(_scenario_line(record))
 
-    with progress_display(state, enabled=progress_enabled() and not state.quiet):
+    with progress_display(state, enabled=progress_enabled() and not state.quiet), flag_names():
         path = run_scenarios(
-            list(scenarios),
-            out,
-            steps=steps,
-            seed=seed,
-            device=device,
-            trace_steps=trace_steps,
-            force=force,
-            lockfile=lockfile,
-            world_size=world_size,
-            backend=backend,
-            bucket_cap_mb=bucket_cap_mb,
-            on_scenario=said,
+            scenarios, out, options, force=force, lockfile=lockfile, on_scenario=said
         )
-    if world_size > 1 and os.environ.get("RANK", "0") != "0":
+    if options.world_size > 1 and os.environ.get("RANK", "0") != "0":
         return  # under torchrun: rank 0 writes the run and reports it
     written = load_run(path)
     for name, record in written.records.items():

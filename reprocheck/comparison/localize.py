@@ -261,7 +261,6 @@ def _rel_detail(rel: float, what: str) -> str:
 
 
 def locate(
-    name: str,
     *,
     baseline: ScenarioRecord,
     candidate: ScenarioRecord,
@@ -280,40 +279,64 @@ def locate(
     if op is not None and (
         record is None or op.position <= (record.step, PHASE_ORDER[record.phase])
     ):
-        entry = op.baseline
-        dtype = first_float_dtype(entry.dtypes)
-        rel = entry_rel_diff(op.baseline, op.candidate)
-        parameter = first_parameter(baseline, candidate, entry.step, entry.phase)
-        return FirstDivergence(
-            step=entry.step,
-            phase=entry.phase,
-            location=entry.module or parameter or entry.op,
-            operator=entry.op,
-            parameter=parameter,
-            kind=op_kind(rel, entry.op, dtype),
-            detail=_rel_detail(rel, f"{op_base_name(entry.op)} output"),
-        )
+        return _at_operator(op, baseline, candidate)
     if record is not None:
-        step_rel = next((g.max_rel for g in growth if g.step == record.step), 0.0)
-        return FirstDivergence(
-            step=record.step,
-            phase=record.phase,
-            location=record.location,
-            operator=None,
-            parameter=record.parameter
-            or first_parameter(baseline, candidate, record.step, record.phase),
-            kind=record_kind(record.location, record.phase, step_rel, baseline.config.dtype),
-            detail=None if record.phase == "init" else _rel_detail(step_rel, "step"),
-        )
+        return _at_record(record, baseline, candidate, growth)
     if not changed_tensors:
         return None
+    return _at_final_tensors(baseline, changed_tensors)
+
+
+def _at_operator(
+    op: OpDivergence, baseline: ScenarioRecord, candidate: ScenarioRecord
+) -> FirstDivergence:
+    """The first divergence at the first traced operator whose output differs."""
+    entry = op.baseline
+    dtype = first_float_dtype(entry.dtypes)
+    rel = entry_rel_diff(op.baseline, op.candidate)
+    parameter = first_parameter(baseline, candidate, entry.step, entry.phase)
+    return FirstDivergence(
+        step=entry.step,
+        phase=entry.phase,
+        location=entry.module or parameter or entry.op,
+        operator=entry.op,
+        parameter=parameter,
+        kind=op_kind(rel, entry.op, dtype),
+        detail=_rel_detail(rel, f"{op_base_name(entry.op)} output"),
+    )
+
+
+def _at_record(
+    record: RecordDivergence,
+    baseline: ScenarioRecord,
+    candidate: ScenarioRecord,
+    growth: Sequence[GrowthPoint],
+) -> FirstDivergence:
+    """The first divergence at the first per-step record that differs."""
+    step_rel = next((g.max_rel for g in growth if g.step == record.step), 0.0)
+    return FirstDivergence(
+        step=record.step,
+        phase=record.phase,
+        location=record.location,
+        operator=None,
+        parameter=record.parameter
+        or first_parameter(baseline, candidate, record.step, record.phase),
+        kind=record_kind(record.location, record.phase, step_rel, baseline.config.dtype),
+        detail=None if record.phase == "init" else _rel_detail(step_rel, "step"),
+    )
+
+
+def _at_final_tensors(
+    baseline: ScenarioRecord, changed_tensors: Sequence[TensorDiff]
+) -> FirstDivergence:
+    """Only the saved final tensors differ: the worst of them, at the last step."""
     threshold = rounding_threshold(baseline.config.dtype)
     big = any(
         d.status not in ("within_tolerance", "exceeds_tolerance") or d.max_rel > threshold
         for d in changed_tensors
     )
     kind: Kind = "computation" if big else "rounding"
-    key = changed_tensors[0].key.removeprefix(f"{name}/")
+    key = changed_tensors[0].key.removeprefix(f"{baseline.name}/")
     return FirstDivergence(
         step=max(0, baseline.config.steps - 1),
         phase="final",

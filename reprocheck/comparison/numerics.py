@@ -24,20 +24,20 @@ Large tensors are processed in chunks of :data:`CHUNK` elements so temporaries s
 bounded; ULP quantiles come from a histogram (exact below :data:`ULP_EXACT_LIMIT`, log2
 buckets above, where the quantile reported is the bucket's lower bound). Reported errors
 (``max_abs``, ``max_rel``) are computed in float32 for 8/16/32-bit floats and in float64
-for float64 and integers; metrics (:func:`compare_scalars`) in float64.
+for float64 and integers. Metrics are compared with the same rules, as per-step series
+(``comparison.runs``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import struct
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from reprocheck._schema import decode_float, encode_float
-from reprocheck.comparison._bits import INT64_MAX, ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
+from reprocheck._schema import encode_float, req, req_float, req_int, req_str
+from reprocheck.comparison._bits import ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
 from reprocheck.comparison._chunked import CHUNK, Accumulator
 from reprocheck.comparison.policy import EXACT, Tolerance
+from reprocheck.errors import ArtifactError
 from reprocheck.model.digest import dtype_name
 
 if TYPE_CHECKING:
@@ -45,18 +45,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
-    "STATUSES",
+    "TENSOR_STATUSES",
     "ULP_EXACT_LIMIT",
-    "Status",
     "TensorDiff",
-    "compare_scalars",
+    "TensorStatus",
     "compare_tensors",
     "dtype_name",
     "missing",
     "ulp_distance",
 ]
 
-Status = Literal[
+#: How one tensor (or metric) of the candidate compares with the baseline's.
+TensorStatus = Literal[
     "equal",
     "within_tolerance",
     "exceeds_tolerance",
@@ -66,16 +66,8 @@ Status = Literal[
     "missing_in_baseline",
     "nan_mismatch",
 ]
-STATUSES: tuple[str, ...] = (
-    "equal",
-    "within_tolerance",
-    "exceeds_tolerance",
-    "shape_mismatch",
-    "dtype_mismatch",
-    "missing_in_candidate",
-    "missing_in_baseline",
-    "nan_mismatch",
-)
+TENSOR_STATUSES: tuple[TensorStatus, ...] = get_args(TensorStatus)
+_INDICES = ("shape", "candidate_shape", "max_abs_index", "max_rel_index")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,7 +85,7 @@ class TensorDiff:
     """
 
     key: str
-    status: Status
+    status: TensorStatus
     dtype: str | None = None
     shape: tuple[int, ...] | None = None
     candidate_dtype: str | None = None
@@ -125,7 +117,7 @@ class TensorDiff:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (NaN/Inf floats written as strings)."""
         data: dict[str, Any] = dataclasses.asdict(self)
-        for name in ("shape", "candidate_shape", "max_abs_index", "max_rel_index"):
+        for name in _INDICES:
             value = data[name]
             data[name] = None if value is None else list(value)
         for name in ("share_diff", "max_abs", "max_rel", "ulp_median", "ulp_p99"):
@@ -135,17 +127,32 @@ class TensorDiff:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorDiff:
-        """Inverse of :meth:`to_dict`."""
-        values = dict(data)
-        for name in ("shape", "candidate_shape", "max_abs_index", "max_rel_index"):
-            if values.get(name) is not None:
-                values[name] = tuple(values[name])
-        for name in ("share_diff", "max_abs", "max_rel", "ulp_median", "ulp_p99"):
-            if values.get(name) is not None:
-                values[name] = decode_float(values[name], f"tensor diff {name}")
-        values["tolerance"] = Tolerance.from_dict(values.get("tolerance", {}))
-        return cls(**values)
+    def from_dict(cls, data: Any, where: str = "tensor diff") -> TensorDiff:
+        """Inverse of :meth:`to_dict`; a malformed document is an ArtifactError."""
+        status = req(data, "status", str, where)
+        if status not in TENSOR_STATUSES:
+            raise ArtifactError(f"{where}: unknown status {status!r}")
+        values: dict[str, Any] = {
+            name: req_int(data, name, where, minimum=0)
+            for name in ("numel", "n_diff", "n_exceed", "nan_mismatch")
+        }
+        for name in ("share_diff", "max_abs", "max_rel"):
+            values[name] = req_float(data, name, where)
+        for name in ("dtype", "candidate_dtype"):
+            values[name] = req(data, name, (str, type(None)), where)
+        for name in _INDICES:
+            index = req(data, name, (list, type(None)), where)
+            if index is not None and not all(type(i) is int and i >= 0 for i in index):
+                raise ArtifactError(f"{where}: key {name!r} must be a list of integers >= 0")
+            values[name] = None if index is None else tuple(index)
+        ulp_max = req(data, "ulp_max", (int, type(None)), where)
+        values["ulp_max"] = None if ulp_max is None else req_int(data, "ulp_max", where)
+        for name in ("ulp_median", "ulp_p99"):
+            present = req(data, name, object, where) is not None
+            values[name] = req_float(data, name, where) if present else None
+        tol = req(data, "tolerance", dict, where)
+        tolerance = Tolerance(req_float(tol, "rtol", where), req_float(tol, "atol", where))
+        return cls(key=req_str(data, "key", where), status=status, tolerance=tolerance, **values)
 
 
 def missing(
@@ -158,7 +165,7 @@ def missing(
     tolerance: Tolerance = EXACT,
 ) -> TensorDiff:
     """A finding for a key present on one side only (``side`` is where it is missing)."""
-    status: Status = "missing_in_candidate" if side == "candidate" else "missing_in_baseline"
+    status: TensorStatus = "missing_in_candidate" if side == "candidate" else "missing_in_baseline"
     return TensorDiff(
         key=key, status=status, dtype=dtype, shape=shape, numel=numel, tolerance=tolerance
     )
@@ -187,19 +194,6 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     b_nan = isnan(b)
     dist = torch.where(a_nan & b_nan, torch.zeros_like(dist), dist)
     return torch.where(a_nan ^ b_nan, torch.full_like(dist, -1), dist)
-
-
-def _f64_ordered(value: float) -> tuple[int, int]:
-    bits = struct.unpack("<q", struct.pack("<d", value))[0]
-    return bits, bits & INT64_MAX
-
-
-def _scalar_ulp(a: float, b: float) -> int:
-    a_bits, a_mag = _f64_ordered(a)
-    b_bits, b_mag = _f64_ordered(b)
-    if (a_bits < 0) == (b_bits < 0):
-        return abs(a_mag - b_mag)
-    return min(a_mag + b_mag, INT64_MAX)
 
 
 # --- tensors ----------------------------------------------------------------------------
@@ -263,59 +257,3 @@ def compare_tensors(
             acc.add_chunk(start, min(start + chunk, b.numel()))
         stats = acc.stats(shape)
     return TensorDiff(key=key, dtype=b_dtype, shape=shape, tolerance=tolerance, **stats)
-
-
-def compare_scalars(
-    key: str, baseline: float, candidate: float, tolerance: Tolerance
-) -> TensorDiff:
-    """Compare two metric values as float64 scalars (same rules, ``numel`` 1, shape ``()``)."""
-    b, c = float(baseline), float(candidate)
-    common: dict[str, Any] = {
-        "key": key,
-        "dtype": "float64",
-        "shape": (),
-        "numel": 1,
-        "tolerance": tolerance,
-    }
-    if struct.pack("<d", b) == struct.pack("<d", c):
-        return TensorDiff(status="equal", ulp_max=0, ulp_median=0.0, ulp_p99=0.0, **common)
-    b_nan, c_nan = math.isnan(b), math.isnan(c)
-    nan_mismatch = (b_nan != c_nan) or (math.isfinite(b) and math.isinf(c))
-    # torch.isclose's rule, in float64 like torch does for float64 tensors.
-    if b_nan or c_nan:
-        close = b_nan and c_nan
-    elif b == c:
-        close = True
-    else:
-        error = abs(c - b)
-        close = math.isfinite(error) and error <= tolerance.atol + abs(tolerance.rtol * b)
-    status: Status = (
-        "nan_mismatch" if nan_mismatch else ("within_tolerance" if close else "exceeds_tolerance")
-    )
-    ulp: int | None = None
-    max_abs = max_rel = 0.0
-    index: tuple[int, ...] | None = None
-    if not (b_nan or c_nan):
-        ulp = _scalar_ulp(b, c)
-        max_abs = abs(c - b)
-        max_rel = 0.0 if max_abs == 0 else (max_abs / abs(b) if abs(b) != 0 else math.inf)
-        if math.isnan(max_rel):  # infinite baseline: relative error is undefined, i.e. huge
-            max_rel = math.inf
-        index = ()
-    elif b_nan and c_nan:
-        ulp = 0
-    return TensorDiff(
-        status=status,
-        n_diff=1,
-        share_diff=1.0,
-        n_exceed=0 if close else 1,
-        max_abs=max_abs,
-        max_abs_index=index,
-        max_rel=max_rel,
-        max_rel_index=index,
-        ulp_max=ulp,
-        ulp_median=None if ulp is None else float(ulp),
-        ulp_p99=None if ulp is None else float(ulp),
-        nan_mismatch=int(nan_mismatch),
-        **common,
-    )

@@ -1,19 +1,24 @@
-"""What a comparison returns: plain, frozen values with ``to_dict``.
+"""What a comparison returns: plain, frozen values with ``to_dict`` and ``from_dict``.
 
 A comparison never raises on drift: the verdict is a value. These types carry everything
 the renderers (text, JSON, markdown, JUnit) show, so every renderer tells the same story.
+``from_dict(to_dict(x)) == x`` for every type here (a float NaN aside, which never equals
+itself), and ``from_dict`` rejects a malformed document with an :class:`ArtifactError`
+naming the key; ``to_dict`` is the ``compare --format json`` layout (docs/compare.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, get_args
 
-if TYPE_CHECKING:
-    from reprocheck.comparison.numerics import TensorDiff
+from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_list, req_str
+from reprocheck.comparison.numerics import TensorDiff
+from reprocheck.errors import ArtifactError, ExitCode, SchemaVersionError
 
 __all__ = [
+    "COMPARISON_KIND",
     "REPORT_SCHEMA_VERSION",
     "VERDICTS",
     "ComparisonResult",
@@ -21,6 +26,7 @@ __all__ = [
     "FirstDivergence",
     "GrowthPoint",
     "Kind",
+    "Mode",
     "ScenarioComparison",
     "Structural",
     "Verdict",
@@ -29,10 +35,14 @@ __all__ = [
 
 #: Version of the JSON report layout (``compare --format json``).
 REPORT_SCHEMA_VERSION = 1
+#: ``kind`` of the JSON report.
+COMPARISON_KIND = "reprocheck-comparison"
 
 Verdict = Literal["identical", "within_tolerance", "drift"]
-VERDICTS: tuple[Verdict, ...] = ("identical", "within_tolerance", "drift")
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 Kind = Literal["rounding", "random-stream", "computation"]
+Mode = Literal["runs", "fingerprints"]
+T = TypeVar("T")
 
 
 def worst_verdict(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
@@ -40,25 +50,40 @@ def worst_verdict(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
     return max(verdicts, key=VERDICTS.index, default="identical")
 
 
-def _json_float(value: float | None) -> float | str | None:
-    # JSON has no NaN or infinity; write them as strings like the artifact does.
-    if value is None:
-        return None
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
 def _json_value(value: Any) -> Any:
+    # JSON has no NaN or infinity; write them as strings like the artifacts do.
     if isinstance(value, float):
-        return _json_float(value)
+        return encode_float(value)
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
     return value
+
+
+def _choice(data: Any, key: str, where: str, allowed: tuple[T, ...], *, null: bool = False) -> T:
+    """``data[key]``, which must be one of ``allowed`` (or None when ``null``)."""
+    value = req(data, key, object, where)
+    if value in allowed or (null and value is None):
+        return value  # type: ignore[no-any-return]
+    raise ArtifactError(f"{where}: key {key!r} must be one of {', '.join(map(str, allowed))}")
+
+
+def _opt_str(data: Any, key: str, where: str) -> str | None:
+    value = req(data, key, (str, type(None)), where)
+    return None if value is None else str(value)
+
+
+def _items(data: Any, key: str, where: str, read: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """Each element of the list ``data[key]``, read by ``read(element, where[i])``."""
+    return tuple(read(v, f"{where}.{key}[{i}]") for i, v in enumerate(req_list(data, key, where)))
+
+
+def _strs(data: Any, key: str, where: str) -> tuple[str, ...]:
+    values = req_list(data, key, where)
+    if not all(isinstance(v, str) for v in values):
+        raise ArtifactError(f"{where}: key {key!r} must be a list of strings")
+    return tuple(values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,12 +111,13 @@ class EnvChange:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EnvChange:
+    def from_dict(cls, data: Any, where: str = "environment change") -> EnvChange:
+        """Inverse of :meth:`to_dict` (the values stay as JSON has them)."""
         return cls(
-            path=str(data["path"]),
-            baseline=data.get("baseline"),
-            candidate=data.get("candidate"),
-            category=str(data.get("category", "other")),
+            path=req_str(data, "path", where),
+            baseline=req(data, "baseline", object, where),
+            candidate=req(data, "candidate", object, where),
+            category=req_str(data, "category", where),
         )
 
 
@@ -123,19 +149,16 @@ class FirstDivergence:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FirstDivergence:
-        def opt(key: str) -> str | None:
-            value = data.get(key)
-            return None if value is None else str(value)
-
+    def from_dict(cls, data: Any, where: str = "first_divergence") -> FirstDivergence:
+        """Inverse of :meth:`to_dict`."""
         return cls(
-            step=int(data["step"]),
-            phase=str(data["phase"]),
-            location=str(data["location"]),
-            operator=opt("operator"),
-            parameter=opt("parameter"),
-            kind=data.get("kind"),
-            detail=opt("detail"),
+            step=req_int(data, "step", where, minimum=0),
+            phase=req_str(data, "phase", where),
+            location=req_str(data, "location", where),
+            operator=_opt_str(data, "operator", where),
+            parameter=_opt_str(data, "parameter", where),
+            kind=_choice(data, "kind", where, get_args(Kind), null=True),
+            detail=_opt_str(data, "detail", where),
         )
 
 
@@ -152,7 +175,16 @@ class GrowthPoint:
     worst: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "max_rel": _json_float(self.max_rel), "worst": self.worst}
+        return {"step": self.step, "max_rel": encode_float(self.max_rel), "worst": self.worst}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "growth") -> GrowthPoint:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            step=req_int(data, "step", where, minimum=0),
+            max_rel=req_float(data, "max_rel", where),
+            worst=_opt_str(data, "worst", where),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -181,6 +213,15 @@ class Structural:
             "candidate_only": self.candidate_only,
             "examples": list(self.examples),
         }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "structural") -> Structural:
+        """Inverse of :meth:`to_dict` (``count`` is derived, so not read)."""
+        return cls(
+            baseline_only=req_int(data, "baseline_only", where, minimum=0),
+            candidate_only=req_int(data, "candidate_only", where, minimum=0),
+            examples=_strs(data, "examples", where),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +274,31 @@ class ScenarioComparison:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "scenario") -> ScenarioComparison:
+        """Inverse of :meth:`to_dict`."""
+        first = req(data, "first_divergence", (dict, type(None)), where)
+        if first is not None:
+            first = FirstDivergence.from_dict(first, f"{where}.first_divergence")
+        max_ulp = req(data, "max_ulp", (int, type(None)), where)
+        counts = req_dict(data, "tensor_counts", where)
+        return cls(
+            name=req_str(data, "name", where),
+            verdict=_choice(data, "verdict", where, VERDICTS),
+            kind=_choice(data, "kind", where, get_args(Kind), null=True),
+            first_divergence=first,
+            max_ulp=None if max_ulp is None else req_int(data, "max_ulp", where),
+            tensors=_items(data, "tensors", where, TensorDiff.from_dict),
+            tensor_counts={k: req_int(counts, k, f"{where}.tensor_counts") for k in counts},
+            metrics=_items(data, "metrics", where, TensorDiff.from_dict),
+            growth=_items(data, "growth", where, GrowthPoint.from_dict),
+            trend=req_str(data, "trend", where),
+            structural=Structural.from_dict(
+                req_dict(data, "structural", where), f"{where}.structural"
+            ),
+            notes=_strs(data, "notes", where),
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ComparisonResult:
@@ -256,14 +322,14 @@ class ComparisonResult:
     environment: tuple[EnvChange, ...]
     baseline: str
     candidate: str
-    mode: Literal["runs", "fingerprints"] = "runs"
+    mode: Mode = "runs"
     summary: str = ""
     schema_version: int = REPORT_SCHEMA_VERSION
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 identical or within tolerance, 1 drift."""
-        return 1 if self.verdict == "drift" else 0
+        return ExitCode.DRIFT if self.verdict == "drift" else ExitCode.OK
 
     def scenario(self, name: str) -> ScenarioComparison:
         """The comparison of scenario ``name`` (KeyError if absent)."""
@@ -275,7 +341,7 @@ class ComparisonResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
-            "kind": "reprocheck-comparison",
+            "kind": COMPARISON_KIND,
             "mode": self.mode,
             "baseline": self.baseline,
             "candidate": self.candidate,
@@ -284,3 +350,30 @@ class ComparisonResult:
             "scenarios": [s.to_dict() for s in self.scenarios],
             "environment": [e.to_dict() for e in self.environment],
         }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "comparison") -> ComparisonResult:
+        """Inverse of :meth:`to_dict`: a ``compare --format json`` document as a value.
+
+        Raises:
+            ArtifactError: not a comparison, or a key is missing or of the wrong type.
+            SchemaVersionError: written by a reprocheck with another report layout.
+        """
+        if req(data, "kind", object, where) != COMPARISON_KIND:
+            raise ArtifactError(f"{where}: kind is not {COMPARISON_KIND!r}")
+        version = req_int(data, "schema_version", where)
+        if version != REPORT_SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{where}: report schema_version {version}, this reprocheck reads "
+                f"{REPORT_SCHEMA_VERSION}"
+            )
+        return cls(
+            verdict=_choice(data, "verdict", where, VERDICTS),
+            scenarios=_items(data, "scenarios", where, ScenarioComparison.from_dict),
+            environment=_items(data, "environment", where, EnvChange.from_dict),
+            baseline=req_str(data, "baseline", where),
+            candidate=req_str(data, "candidate", where),
+            mode=_choice(data, "mode", where, get_args(Mode)),
+            summary=req_str(data, "summary", where),
+            schema_version=version,
+        )

@@ -80,21 +80,7 @@ def compare(
             hint="Compare two run directories, or two fingerprint files.",
         )
     if kind_b == "fingerprint":
-        env = tuple(
-            diff_fingerprints(
-                store.load_fingerprint_file(path_b), store.load_fingerprint_file(path_c)
-            )
-        )
-        verdict: Verdict = "drift" if env else "identical"
-        return ComparisonResult(
-            verdict=verdict,
-            scenarios=(),
-            environment=env,
-            baseline=str(baseline),
-            candidate=str(candidate),
-            mode="fingerprints",
-            summary=summary_line(verdict, (), env, mode="fingerprints"),
-        )
+        return _compare_fingerprints(path_b, path_c, baseline=baseline, candidate=candidate)
     if policy is None:
         from reprocheck.comparison.policy import Policy
 
@@ -113,6 +99,25 @@ def compare(
         candidate=str(candidate),
         mode="runs",
         summary=summary_line(verdict, scenarios, env, mode="runs"),
+    )
+
+
+def _compare_fingerprints(
+    path_b: Path, path_c: Path, *, baseline: Path | str, candidate: Path | str
+) -> ComparisonResult:
+    """Two fingerprint files: drift when any field differs."""
+    from reprocheck.artifacts.runs import load_fingerprint_file
+
+    env = tuple(diff_fingerprints(load_fingerprint_file(path_b), load_fingerprint_file(path_c)))
+    verdict: Verdict = "drift" if env else "identical"
+    return ComparisonResult(
+        verdict=verdict,
+        scenarios=(),
+        environment=env,
+        baseline=str(baseline),
+        candidate=str(candidate),
+        mode="fingerprints",
+        summary=summary_line(verdict, (), env, mode="fingerprints"),
     )
 
 
@@ -311,7 +316,6 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
     changed_metrics = [d for d in metrics if d.status != "equal"]
     verdict = _scenario_verdict(tensors + metrics, rec is not None or alignment.first is not None)
     first = locate(
-        name,
         baseline=b,
         candidate=c,
         alignment=alignment,

@@ -114,23 +114,19 @@ class ReprocheckBaseline:
         Returns:
             The outcome (passed, or updated under ``--reprocheck-update``).
         """
+        from reprocheck.replay.options import ReplayOptions
         from reprocheck.workflows import baseline
 
         target = _scenario_name(scenario)
         path = self.directory / _safe(name or target)
-        outcome = self._guard(
-            lambda: baseline.check_scenario(
-                path,
-                target,
-                steps=steps,
-                seed=seed,
-                device=device,
-                trace_steps=trace_steps,
-                policy=self.policy,
-                update=self.update,
+
+        def check() -> BaselineOutcome:
+            options = ReplayOptions(steps=steps, seed=seed, device=device, trace_steps=trace_steps)
+            return baseline.check_scenario(
+                path, target, options, policy=self.policy, update=self.update
             )
-        )
-        return self._conclude(outcome)
+
+        return self._conclude(self._guard(check))
 
     def check_tensors(
         self, tensors: Mapping[str, torch.Tensor], *, name: str = "tensors"
@@ -158,13 +154,17 @@ class ReprocheckBaseline:
         return self._conclude(outcome)
 
     def _guard(self, check: Callable[[], BaselineOutcome]) -> BaselineOutcome:
-        from reprocheck.errors import ReprocheckError
+        from reprocheck._boundary import classify
+        from reprocheck.errors import InternalError
 
         try:
             return check()
-        except ReprocheckError as exc:
-            hint = f"\nHint: {exc.hint}" if exc.hint else ""
-            pytest.fail(f"reprocheck could not check: {exc.message}{hint}", pytrace=False)
+        except Exception as exc:  # classified as at every entry point
+            error = classify(exc)  # a ReprocheckError, or a missing torch/numpy...
+            if isinstance(error, InternalError):
+                raise  # a crash: pytest reports it as an error, with its traceback
+            hint = f"\nHint: {error.hint}" if error.hint else ""
+            pytest.fail(f"reprocheck could not check: {error.message}{hint}", pytrace=False)
 
     def _conclude(self, outcome: BaselineOutcome) -> BaselineOutcome:
         if outcome.status in ("recorded", "updated"):

@@ -1,4 +1,4 @@
-"""Digests and small numeric summaries of tensors, without numpy.
+"""Digests of tensors, without numpy, and the size of the trace's strided sample.
 
 A digest is a checksum of dtype, shape and the raw bytes, read in place (no copy): any
 change of the bytes changes it, up to a CRC-32 collision (one chance in 2**32 per pair
@@ -6,22 +6,22 @@ of differing tensors). It is taken for every parameter and gradient at every ste
 must cost little beside the step itself: CRC-32 runs at several GB/s here, BLAKE2b and
 SHA-256 at well under 1 GB/s, which made recording cost 20-100% of a small step. The
 digests only localize *where* runs part; the final tensors are compared exactly from
-their safetensors files. Summaries (absmax, mean, a strided sample) let compare judge
-*how far* two outputs differ without storing activations.
+their safetensors files. The operator trace's summaries (absmax, mean, a strided sample of
+:data:`SAMPLE_SIZE` elements, taken in :mod:`reprocheck.replay.trace_digest`) let compare
+judge *how far* two outputs differ without storing activations.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import math
 import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SAMPLE_SIZE", "dtype_name", "summarize", "tensor_bytes", "tensor_digest"]
+__all__ = ["SAMPLE_SIZE", "dtype_name", "tensor_bytes", "tensor_digest"]
 
 SAMPLE_SIZE = 8
 
@@ -62,19 +62,3 @@ def tensor_digest(tensor: torch.Tensor) -> str:
         # Read the tensor's memory in place: `t` stays referenced while zlib reads it.
         crc = zlib.crc32((ctypes.c_char * n).from_address(t.data_ptr()), crc)
     return f"{crc:08x}{n:x}"
-
-
-def summarize(tensor: torch.Tensor) -> tuple[float | None, float | None, tuple[float, ...]]:
-    """``(absmax, mean, sample)`` of a floating tensor; ``(None, None, ())`` otherwise."""
-    if not tensor.is_floating_point() or tensor.numel() == 0:
-        return None, None, ()
-    import torch
-
-    flat = tensor.detach().reshape(-1)
-    as64 = flat.to(torch.float64)
-    finite = torch.isfinite(as64)
-    absmax = float(as64.abs().max()) if bool(finite.all()) else math.nan
-    mean = float(as64.mean())
-    stride = max(1, flat.numel() // SAMPLE_SIZE)
-    sample = tuple(float(v) for v in as64[::stride][:SAMPLE_SIZE].tolist())
-    return absmax, mean, sample

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reprocheck.errors import InputError
-from reprocheck.replay.seeding import check_device, check_seed
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.scenarios import load_scenario
 
 if TYPE_CHECKING:
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
     from reprocheck.model.records import ScenarioRecord
 
-__all__ = ["check_options", "load_scenario", "replay_scenario"]
+__all__ = ["ReplayOptions", "load_scenario", "replay_scenario"]
 
 
 def replay_scenario(
     name: str,
+    options: ReplayOptions | None = None,
     *,
     steps: int | None = None,
     seed: int = 0,
@@ -36,8 +37,11 @@ def replay_scenario(
 ) -> tuple[ScenarioRecord, dict[str, torch.Tensor]]:
     """Replay one scenario in this process and return what it recorded; writes no files.
 
+    Pass the options either as a :class:`ReplayOptions` or as the keywords, not both.
+
     Args:
         name: a built-in name, ``module:function``, or an entry point's name.
+        options: how to replay (one process: ``world_size`` 1).
         steps: training steps (``None``: the scenario's default).
         seed: the one seed for every random source.
         device: ``"cpu"`` or ``"cuda"``.
@@ -48,25 +52,20 @@ def replay_scenario(
 
     Raises:
         ScenarioError: the scenario cannot be found, built or run.
-        InputError: a bad option (steps, seed, device).
+        InputError: a bad option (naming its field), or a world size above 1.
+        TypeError: both ``options`` and keywords were given.
     """
     from reprocheck.replay.loop import replay
 
-    check_options(steps, seed, device, trace_steps)
-    return replay(
-        load_scenario(name), steps=steps, seed=seed, device=device, trace_steps=trace_steps
-    )
-
-
-
-def check_options(steps: int | None, seed: int, device: str, trace_steps: int) -> None:
-    """Refuse bad replay options (InputError), whatever entry point they came through."""
-    if steps is not None and steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}", hint="Pass --steps 1 or more.")
-    if trace_steps < 0:
+    keywords = ReplayOptions(steps=steps, seed=seed, device=device, trace_steps=trace_steps)
+    if options is None:
+        options = keywords
+    elif keywords != ReplayOptions():
+        raise TypeError("replay_scenario() takes options or keywords, not both")
+    if options.world_size != 1:
         raise InputError(
-            f"--trace-steps must be 0 or more, got {trace_steps}",
-            hint="Pass --trace-steps 0 to trace nothing, or a positive number.",
+            f"replay_scenario replays in this process, but world_size is {options.world_size}",
+            hint="Use world_size 1, or run_scenarios for a distributed replay.",
+            field="world_size",
         )
-    check_seed(seed)
-    check_device(device)
+    return replay(load_scenario(name), options)

@@ -4,7 +4,8 @@ The rules every rank follows (docs/distributed.md tells users the same):
 
 * **Options.** World size 1 is a plain single-process replay: no process group, no DDP.
   Above 1 the backend is ``gloo`` on the CPU and ``nccl`` on CUDA unless given, and the
-  DDP bucket size is 25 MB (DDP's own default) unless given.
+  DDP bucket size is 25 MB (DDP's own default) unless given
+  (:class:`~reprocheck.replay.options.ReplayOptions` fills both in).
 * **Batches.** ``scenario.batch(step)`` returns the *global* batch. Rank ``r`` of ``N``
   trains on rows ``[r*n, (r+1)*n)`` along dimension 0 of every tensor in it, where
   ``n = rows / N``; a tensor whose rows do not divide by ``N`` is a ScenarioError.
@@ -31,11 +32,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "BACKENDS",
-    "DEFAULT_BUCKET_CAP_MB",
     "DistSetup",
-    "check_dist_options",
-    "default_backend",
     "disagreeing_ranks",
     "gather_hashes",
     "init_group",
@@ -46,9 +43,6 @@ __all__ = [
     "shard_batch",
 ]
 
-BACKENDS: tuple[str, ...] = ("gloo", "nccl")
-#: DDP's own default bucket size; recorded explicitly so a later default change shows.
-DEFAULT_BUCKET_CAP_MB = 25.0
 _HASH_BYTES = 16
 
 
@@ -69,53 +63,6 @@ class DistSetup:
     local_rank: int
     backend: str
     bucket_cap_mb: float
-
-
-def default_backend(device: str) -> str:
-    """``nccl`` for CUDA, ``gloo`` for the CPU."""
-    return "nccl" if device == "cuda" else "gloo"
-
-
-def check_dist_options(
-    world_size: int, backend: str | None, bucket_cap_mb: float | None, device: str
-) -> tuple[str | None, float | None]:
-    """Check the distributed options and fill in the defaults.
-
-    Returns:
-        ``(backend, bucket_cap_mb)``: both None for world size 1.
-
-    Raises:
-        InputError: a world size below 1, a backend or bucket size without a world size
-            above 1, an unknown backend, ``nccl`` on the CPU, a bucket size not above 0.
-    """
-    if world_size < 1:
-        raise InputError(
-            f"--world-size must be 1 or more, got {world_size!r}",
-            hint="Pass --world-size 2 (or more) for a distributed replay.",
-        )
-    if world_size == 1:
-        for option, value in (("--backend", backend), ("--bucket-cap-mb", bucket_cap_mb)):
-            if value is not None:
-                raise InputError(
-                    f"{option} needs a distributed replay, but --world-size is 1",
-                    hint=f"Add --world-size 2 (or more), or leave out {option}.",
-                )
-        return None, None
-    chosen = backend or default_backend(device)
-    if chosen not in BACKENDS:
-        raise InputError(f"unknown backend {chosen!r}", hint="Use --backend gloo or nccl.")
-    if chosen == "nccl" and device != "cuda":
-        raise InputError(
-            "--backend nccl needs --device cuda (NCCL reduces GPU tensors only)",
-            hint="Use --backend gloo on the CPU, or add --device cuda.",
-        )
-    bucket = DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else float(bucket_cap_mb)
-    if not math.isfinite(bucket) or bucket <= 0:
-        raise InputError(
-            f"--bucket-cap-mb must be a positive number, got {bucket_cap_mb!r}",
-            hint=f"Pass a size in megabytes, e.g. --bucket-cap-mb {DEFAULT_BUCKET_CAP_MB:g}.",
-        )
-    return chosen, bucket
 
 
 def _env_int(environ: Mapping[str, str], name: str, default: int | None = None) -> int:
@@ -168,7 +115,7 @@ def init_group(setup: DistSetup, device: str) -> None:
     if not caps["available"] or not caps["backends"].get(setup.backend):
         raise EnvironmentFailure(
             f"this torch build has no torch.distributed {setup.backend} backend",
-            hint="Install a torch build with distributed support, or run with --world-size 1.",
+            hint="Install a torch build with distributed support, or replay with world_size 1.",
         )
     if device == "cuda":
         torch.cuda.set_device(setup.local_rank)
@@ -221,7 +168,8 @@ def shard_batch(batch: Any, rank: int, world_size: int, *, name: str, step: int)
                 raise ScenarioError(
                     f"scenario {name!r}: the batch at step {step} has {rows} rows in "
                     f"{where}, which do not divide among {world_size} ranks",
-                    hint="Use a --world-size that divides the global batch size.",
+                    hint="Use a world_size that divides the global batch size.",
+                    field="world_size",
                 )
             n = rows // world_size
             return item[rank * n : (rank + 1) * n]

@@ -22,7 +22,7 @@ from reprocheck.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CUBLAS_ENV", "CUBLAS_WORKSPACE", "check_device", "seeded"]
+__all__ = ["CUBLAS_ENV", "CUBLAS_WORKSPACE", "check_device", "check_seed", "seeded"]
 
 CUBLAS_ENV = "CUBLAS_WORKSPACE_CONFIG"
 CUBLAS_WORKSPACE = ":4096:8"
@@ -32,25 +32,38 @@ _NUMPY_SEED_MOD = 2**32
 
 
 def check_device(device: str) -> None:
-    """Raise InputError unless ``device`` is ``cpu`` or an available ``cuda``."""
+    """Raise InputError (field ``device``) unless it is ``cpu`` or an available ``cuda``."""
     if device == "cpu":
         return
     if device != "cuda":
-        raise InputError(f"unknown device {device!r}", hint="Use --device cpu or --device cuda.")
+        raise InputError(
+            f"device must be 'cpu' or 'cuda', got {device!r}",
+            hint="Use device 'cpu' or device 'cuda'.",
+            field="device",
+        )
     import torch
 
     if not torch.cuda.is_available():
         raise InputError(
-            "--device cuda was asked for, but torch sees no CUDA GPU here",
-            hint="Run on a machine with a GPU and a CUDA build of torch, or use --device cpu.",
+            "device 'cuda' was asked for, but torch sees no CUDA GPU here",
+            hint="Run on a machine with a GPU and a CUDA build of torch, or use device 'cpu'.",
+            field="device",
         )
 
 
 def check_seed(seed: int) -> None:
-    """Raise InputError for a seed torch cannot take."""
+    """Raise InputError (field ``seed``) for a seed torch cannot take."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(
+            f"seed must be a whole number, got {seed!r}",
+            hint=f"Use a seed between 0 and {_SEED_MAX}.",
+            field="seed",
+        )
     if not 0 <= seed <= _SEED_MAX:
         raise InputError(
-            f"seed {seed} is out of range", hint=f"Use a seed between 0 and {_SEED_MAX}."
+            f"seed {seed} is out of range",
+            hint=f"Use a seed between 0 and {_SEED_MAX}.",
+            field="seed",
         )
 
 

@@ -12,14 +12,14 @@ itself. Instead, per output tensor:
   reductions the summary needs anyway; not the float sum, whose rounding depends on the
   thread count). A change that spares the subset and moves neither extreme can go unseen
   here; it is still seen by
-  the engine's exact per-step digests, only not pinned to this operator;
+  the replay loop's exact per-step digests, only not pinned to this operator;
 * operators that only make views (``view``, ``t``, ``expand``, ``detach``...) compute no
   new numbers: their digest covers dtype and shape only;
 * uninitialised memory (``empty``...): dtype and shape only, since its bytes vary by design.
 
 The digest is then BLAKE2b over dtype, shape and those CRCs, so it is *not* equal to
 :func:`reprocheck.model.digest.tensor_digest` of the same tensor. Exact per-step digests
-of every parameter and gradient are recorded by the engine separately; the trace digest
+of every parameter and gradient are recorded by the replay loop separately; the trace digest
 only has to tell which operator first changed. See ``docs/trace.md``.
 """
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["EXACT_BYTES", "SUBSET_ELEMENTS", "OpInfo", "describe_outputs", "op_info"]
 
 # Floating outputs above EXACT_BYTES are digested through a strided subset of about
-# SUBSET_ELEMENTS elements plus min, max and sum of all of them (see the module docstring).
+# SUBSET_ELEMENTS elements plus min and max of all of them (see the module docstring).
 EXACT_BYTES = 64 * 1024
 SUBSET_ELEMENTS = 16 * 1024
 # Tensors up to this many elements are summarised in Python (see _float_stats).

@@ -2,7 +2,7 @@
 
 A :class:`ComparisonResult` carries verdicts, first divergences and the per-step growth, but
 not the raw per-step losses; the loss-curve overlay needs them, so they are read here from
-the run records (through :mod:`reprocheck.artifacts.runs`, the only module that knows the files).
+the run records (through :mod:`reprocheck.artifacts`, the only package that knows the files).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprocheck.comparison.result import ComparisonResult, Verdict, worst_verdict
-from reprocheck.errors import InputError
+from reprocheck.errors import ExitCode, InputError
 from reprocheck.model.formats import MANIFEST
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ class Report:
         return worst_verdict([c.result.verdict for c in self.candidates])
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 when every candidate is identical or within tolerance, 1 on drift in any."""
-        return 1 if self.verdict == "drift" else 0
+        return ExitCode.DRIFT if self.verdict == "drift" else ExitCode.OK
 
     @property
     def scenario_names(self) -> list[str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from reprocheck.errors import ArtifactError
+from reprocheck.replay.options import ReplayOptions
 
 if TYPE_CHECKING:
     import torch
@@ -36,9 +37,9 @@ if TYPE_CHECKING:
     from reprocheck.comparison.policy import Policy
     from reprocheck.comparison.result import ComparisonResult
 
-__all__ = ["BaselineOutcome", "Status", "check_scenario", "check_tensors"]
+__all__ = ["BaselineOutcome", "BaselineStatus", "check_scenario", "check_tensors"]
 
-Status = Literal["passed", "recorded", "updated", "failed"]
+BaselineStatus = Literal["passed", "recorded", "updated", "failed"]
 # How many environment changes a tensor failure lists (the full diff is in the fingerprints).
 _ENV_LINES = 5
 
@@ -58,16 +59,11 @@ class BaselineOutcome:
         diffs: every tensor that is not bitwise equal (tensor checks), in the order given.
     """
 
-    status: Status
+    status: BaselineStatus
     path: Path
     message: str
     result: ComparisonResult | None = None
     diffs: tuple[TensorDiff, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """The check passed (``passed`` or ``updated``); ``recorded`` is for the caller."""
-        return self.status in ("passed", "updated")
 
 
 # --- scenarios ---------------------------------------------------------------------------
@@ -76,11 +72,8 @@ class BaselineOutcome:
 def check_scenario(
     path: Path,
     scenario: str,
+    options: ReplayOptions | None = None,
     *,
-    steps: int | None = None,
-    seed: int = 0,
-    device: str = "cpu",
-    trace_steps: int = 1,
     policy: Policy | None = None,
     update: bool = False,
 ) -> BaselineOutcome:
@@ -89,54 +82,52 @@ def check_scenario(
     Args:
         path: the baseline run directory (created when missing).
         scenario: a built-in name, ``module:function`` or an entry point's name.
-        steps: training steps (``None``: the scenario's default).
-        seed, device, trace_steps: as for :func:`reprocheck.replay.replay_scenario`.
+        options: how to replay (default ``ReplayOptions()``); steps left at None take the
+            scenario's default. A baseline recorded with other options fails its check.
         policy: the tolerance policy (default preset when None).
         update: re-record a baseline that fails its check.
 
     Raises:
         ScenarioError: the scenario cannot be found, built or run.
-        InputError: a bad option, or ``path`` cannot be written.
+        InputError: ``path`` cannot be written.
     """
-    from reprocheck.artifacts import runs as store
-    from reprocheck.comparison import compare
     from reprocheck.scenarios import load_scenario
-    from reprocheck.workflows.run import run_scenarios
 
     path = Path(path)
-    if steps is None:
-        steps = load_scenario(scenario).default_steps
-    settings = {"steps": steps, "seed": seed, "device": device, "trace_steps": trace_steps}
-
-    def replay(out: Path, *, force: bool = False) -> Path:
-        return run_scenarios(
-            [scenario],
-            out,
-            steps=steps,
-            seed=seed,
-            device=device,
-            trace_steps=trace_steps,
-            force=force,
-        )
-
+    options = ReplayOptions() if options is None else options
+    if options.steps is None:
+        options = dataclasses.replace(options, steps=load_scenario(scenario).default_steps)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        replay(path)
+        _record(scenario, options, path)
         return BaselineOutcome("recorded", path, f"baseline recorded at {path}")
-    try:
-        baseline = store.load_run(path)
-        problem = _settings_problem(baseline, scenario, settings)
-    except ArtifactError as exc:
-        problem = f"the baseline cannot be read: {exc.message}"
-    if problem is not None:
-        if update:
-            replay(path, force=True)
-            return BaselineOutcome("updated", path, f"baseline re-recorded at {path} ({problem})")
-        return BaselineOutcome(
-            "failed", path, f"scenario {scenario!r}: {problem}\n{_update_hint(path)}"
-        )
+    problem = _baseline_problem(path, scenario, options)
+    if problem is None:
+        return _compare_replay(path, scenario, options, policy=policy, update=update)
+    if update:
+        _record(scenario, options, path, force=True)
+        return BaselineOutcome("updated", path, f"baseline re-recorded at {path} ({problem})")
+    return BaselineOutcome(
+        "failed", path, f"scenario {scenario!r}: {problem}\n{_update_hint(path)}"
+    )
+
+
+def _record(scenario: str, options: ReplayOptions, out: Path, *, force: bool = False) -> Path:
+    """Replay ``scenario`` into the run directory ``out``."""
+    from reprocheck.workflows.run import run_scenarios
+
+    return run_scenarios([scenario], out, options, force=force)
+
+
+def _compare_replay(
+    path: Path, scenario: str, options: ReplayOptions, *, policy: Policy | None, update: bool
+) -> BaselineOutcome:
+    """Replay into a temporary run, compare it with the baseline, re-record it on drift."""
+    from reprocheck.artifacts import runs as store
+    from reprocheck.comparison import compare
+
     with tempfile.TemporaryDirectory(prefix="reprocheck-baseline-") as tmp:
-        candidate = replay(Path(tmp) / "run")
+        candidate = _record(scenario, options, Path(tmp) / "run")
         # The replay lives in a temporary directory: name it for what it is.
         result = dataclasses.replace(
             compare(path, candidate, policy=policy), candidate="(replayed here)"
@@ -153,15 +144,22 @@ def check_scenario(
     return BaselineOutcome("failed", path, _scenario_failure(scenario, path, result), result=result)
 
 
-def _settings_problem(baseline: Run, scenario: str, settings: Mapping[str, object]) -> str | None:
+def _baseline_problem(path: Path, scenario: str, options: ReplayOptions) -> str | None:
+    """Why the baseline at ``path`` cannot be checked against (None: it can)."""
+    from reprocheck.artifacts import runs as store
+
+    try:
+        baseline = store.load_run(path)
+    except ArtifactError as exc:
+        return f"the baseline cannot be read: {exc.message}"
     if list(baseline.records) != [scenario]:
         found = ", ".join(repr(n) for n in baseline.records) or "none"
         return f"the baseline at {baseline.path} holds scenario {found}, not {scenario!r}"
-    config = baseline.records[scenario].config.to_dict()
+    config = baseline.records[scenario].config
     changed = [
-        f"{key} {config[key]!r} -> {value!r}"
-        for key, value in settings.items()
-        if config.get(key) != value
+        f"{key} {getattr(config, key)!r} -> {value!r}"
+        for key, value in options.to_dict().items()
+        if getattr(config, key) != value
     ]
     if changed:
         return f"the baseline was recorded with other settings ({', '.join(changed)})"
@@ -170,9 +168,9 @@ def _settings_problem(baseline: Run, scenario: str, settings: Mapping[str, objec
 
 def _replace_run(source: Run, path: Path) -> None:
     """Write the run ``source`` at ``path`` through the store's writer."""
-    from reprocheck.artifacts import runs as store
+    from reprocheck.artifacts.run_writer import RunWriter
 
-    with store.RunWriter(path, fingerprint=source.fingerprint, force=True) as writer:
+    with RunWriter(path, fingerprint=source.fingerprint, force=True) as writer:
         for name, record in source.records.items():
             with source.open_tensors(name) as reader:
                 tensors = {key: reader.get(key) for key in record.tensors}

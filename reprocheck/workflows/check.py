@@ -11,45 +11,17 @@ import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reprocheck._log import log
+from reprocheck.replay.options import ReplayOptions
 
 if TYPE_CHECKING:
     from reprocheck.comparison.policy import Policy
     from reprocheck.comparison.result import ComparisonResult
-    from reprocheck.model.records import ScenarioConfig, ScenarioRecord
+    from reprocheck.model.records import ScenarioRecord
 
 __all__ = ["check_against", "replay_like"]
-
-
-_Settings = tuple[int, int, str, int, int, str | None, float | None]
-
-
-def _settings(config: ScenarioConfig) -> _Settings:
-    # The distributed layout too: a DDP baseline is checked on as many ranks as it ran.
-    return (
-        config.steps,
-        config.seed,
-        config.device,
-        config.trace_steps,
-        config.world_size,
-        config.backend,
-        config.bucket_cap_mb,
-    )
-
-
-def _options(settings: _Settings) -> dict[str, Any]:
-    steps, seed, device, trace_steps, world_size, backend, bucket_cap_mb = settings
-    return {
-        "steps": steps,
-        "seed": seed,
-        "device": device,
-        "trace_steps": trace_steps,
-        "world_size": world_size,
-        "backend": backend,
-        "bucket_cap_mb": bucket_cap_mb,
-    }
 
 
 def replay_like(
@@ -57,39 +29,41 @@ def replay_like(
 ) -> Path:
     """Replay every scenario of the ``baseline`` run here, with its settings, into ``out``.
 
-    Scenarios that share settings are replayed by one ``run_scenarios`` call; when they
-    differ (``reprocheck run`` without ``--steps`` uses each scenario's default), each
-    group is replayed on its own and the groups are joined into one run, in the
-    baseline's order. ``on_scenario`` is called with each record as it finishes.
+    Each record's config gives its :class:`ReplayOptions` (the distributed layout too: a
+    DDP baseline is checked on as many ranks as it ran). Scenarios that share options are
+    replayed by one ``run_scenarios`` call; when they differ (``reprocheck run`` without
+    ``--steps`` uses each scenario's default), each group is replayed on its own and the
+    groups are joined into one run, in the baseline's order. ``on_scenario`` is called
+    with each record as it finishes.
 
     Raises:
         ArtifactError: the baseline cannot be read.
         ScenarioError: a scenario cannot be found or run here.
-        InputError: ``out`` exists and is not empty.
+        InputError: ``out`` exists and is not empty, or the baseline's options cannot run
+            here (``device 'cuda'`` without a GPU).
     """
     from reprocheck.artifacts import runs as store
+    from reprocheck.artifacts.run_writer import RunWriter
     from reprocheck.workflows.run import run_scenarios
 
     run = store.load_run(Path(baseline))
-    groups: dict[_Settings, list[str]] = {}
+    groups: dict[ReplayOptions, list[str]] = {}
     for name, record in run.records.items():
-        groups.setdefault(_settings(record.config), []).append(name)
+        groups.setdefault(ReplayOptions.for_record(record.config), []).append(name)
     out = Path(out)
     if len(groups) == 1:
-        ((settings, names),) = groups.items()
+        ((options, names),) = groups.items()
         log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-        return run_scenarios(names, out, **_options(settings), on_scenario=on_scenario)
+        return run_scenarios(names, out, options, on_scenario=on_scenario)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         parts: dict[str, store.Run] = {}
-        for i, (settings, names) in enumerate(groups.items()):
+        for i, (options, names) in enumerate(groups.items()):
             log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-            part = run_scenarios(
-                names, Path(tmp) / f"part{i}", **_options(settings), on_scenario=on_scenario
-            )
+            part = run_scenarios(names, Path(tmp) / f"part{i}", options, on_scenario=on_scenario)
             loaded = store.load_run(part)
             parts.update(dict.fromkeys(names, loaded))
         first = parts[next(iter(run.records))]
-        with store.RunWriter(out, fingerprint=first.fingerprint) as writer:
+        with RunWriter(out, fingerprint=first.fingerprint) as writer:
             for name in run.records:
                 part_run = parts[name]
                 with part_run.open_tensors(name) as reader:

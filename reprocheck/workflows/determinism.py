@@ -23,23 +23,27 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from reprocheck._log import log
-from reprocheck.errors import EnvironmentFailure, InputError
+from reprocheck._schema import req, req_int, req_str
+from reprocheck.errors import ArtifactError, EnvironmentFailure, InputError
 from reprocheck.model.records import PHASES, ScenarioRecord, TraceEntry
+from reprocheck.replay.options import ReplayOptions
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
     "DeterminismResult",
+    "DeterminismVerdict",
     "Difference",
     "check_determinism",
     "first_difference",
 ]
 
-Verdict = Literal["deterministic", "nondeterministic"]
+#: Whether every replay of a scenario in one environment was bitwise equal.
+DeterminismVerdict = Literal["deterministic", "nondeterministic"]
 SUBPROCESS = "subprocess"
 
 
@@ -86,6 +90,22 @@ class Difference:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "first_difference") -> Difference:
+        """Inverse of :meth:`to_dict`; a malformed document is an ArtifactError."""
+        step, index = (req(data, k, (int, type(None)), where) for k in ("step", "index"))
+        return cls(
+            step=None if step is None else req_int(data, "step", where, minimum=0),
+            phase=req_str(data, "phase", where),
+            kind=req_str(data, "kind", where),
+            location=req_str(data, "location", where),
+            module=req_str(data, "module", where),
+            index=None if index is None else req_int(data, "index", where, minimum=0),
+            replay=req_str(data, "replay", where),
+            reference=req_str(data, "reference", where),
+            detail=req_str(data, "detail", where),
+        )
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DeterminismResult:
@@ -100,7 +120,7 @@ class DeterminismResult:
 
     scenario: str
     replays: int
-    verdict: Verdict
+    verdict: DeterminismVerdict
     first_difference: Difference | None = None
 
     @property
@@ -117,53 +137,67 @@ class DeterminismResult:
             ),
         }
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "determinism result") -> DeterminismResult:
+        """Inverse of :meth:`to_dict` (one entry of ``determinism --format json``)."""
+        verdict = req(data, "verdict", str, where)
+        if verdict not in get_args(DeterminismVerdict):
+            raise ArtifactError(f"{where}: unknown verdict {verdict!r}")
+        first = req(data, "first_difference", (dict, type(None)), where)
+        return cls(
+            scenario=req_str(data, "name", where),
+            replays=req_int(data, "replays", where, minimum=1),
+            verdict=verdict,
+            first_difference=(
+                None if first is None else Difference.from_dict(first, f"{where}.first_difference")
+            ),
+        )
+
 
 Replayer = Callable[[], "tuple[ScenarioRecord, Mapping[str, torch.Tensor]]"]
 
 
 def check_determinism(
     name: str,
+    options: ReplayOptions | None = None,
     *,
     repeats: int = 2,
-    steps: int | None = None,
-    seed: int = 0,
-    device: str = "cpu",
-    trace_steps: int = 1,
     fresh_process: bool = True,
 ) -> DeterminismResult:
     """Replay ``name`` ``repeats`` times here and once in a fresh process; compare bitwise.
 
     Args:
         name: a built-in scenario, ``module:function``, or an entry point's name.
+        options: how to replay (default ``ReplayOptions()``; one process: world size 1).
         repeats: replays in this process (at least 1).
-        steps, seed, device, trace_steps: as for :func:`reprocheck.replay.replay_scenario`.
         fresh_process: also replay once through ``python -m reprocheck run`` in a new
             process (catches state that survives between replays in one process).
 
     Raises:
-        InputError: bad options; ScenarioError: the scenario cannot be built or run.
+        InputError: bad options (naming the field); ScenarioError: the scenario cannot be
+            built or run.
         EnvironmentFailure: the fresh process failed.
     """
     from reprocheck.replay import replay_scenario
 
     if repeats < 1:
-        raise InputError(f"--repeats must be at least 1, got {repeats}", hint="Pass --repeats 2.")
+        raise InputError(
+            f"repeats must be >= 1, got {repeats}", hint="Use repeats 2.", field="repeats"
+        )
     if repeats == 1 and not fresh_process:
-        raise InputError("one replay alone cannot show nondeterminism", hint="Pass --repeats 2.")
+        raise InputError(
+            "one replay alone cannot show nondeterminism",
+            hint="Use repeats 2, or fresh_process.",
+            field="repeats",
+        )
+    chosen = ReplayOptions() if options is None else options
 
     def in_process() -> tuple[ScenarioRecord, Mapping[str, torch.Tensor]]:
-        return replay_scenario(name, steps=steps, seed=seed, device=device, trace_steps=trace_steps)
+        return replay_scenario(name, chosen)
 
     replayers: list[tuple[str, Replayer]] = [(str(i + 1), in_process) for i in range(repeats)]
     if fresh_process:
-        replayers.append(
-            (
-                SUBPROCESS,
-                lambda: _replay_in_subprocess(
-                    name, steps=steps, seed=seed, device=device, trace_steps=trace_steps
-                ),
-            )
-        )
+        replayers.append((SUBPROCESS, lambda: _replay_in_subprocess(name, chosen)))
     return compare_replays(name, replayers)
 
 
@@ -327,7 +361,7 @@ def _tensor_difference(
 
 
 def _replay_in_subprocess(
-    name: str, *, steps: int | None, seed: int, device: str, trace_steps: int
+    name: str, options: ReplayOptions
 ) -> tuple[ScenarioRecord, dict[str, torch.Tensor]]:
     """Replay through ``python -m reprocheck run`` in a new process and read the run back."""
     import torch
@@ -337,9 +371,10 @@ def _replay_in_subprocess(
     with tempfile.TemporaryDirectory(prefix="reprocheck-determinism-") as tmp:
         out = Path(tmp) / "run"
         command = [sys.executable, "-m", "reprocheck", "--quiet", "run", name, "--out", str(out)]
-        command += ["--seed", str(seed), "--device", device, "--trace-steps", str(trace_steps)]
-        if steps is not None:
-            command += ["--steps", str(steps)]
+        command += ["--seed", str(options.seed), "--device", options.device]
+        command += ["--trace-steps", str(options.trace_steps)]
+        if options.steps is not None:
+            command += ["--steps", str(options.steps)]
         env = dict(os.environ)
         # Same thread count as this process: the fresh process must differ only in being
         # fresh, not in how its kernels split their work.

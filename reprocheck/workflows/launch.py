@@ -1,15 +1,15 @@
 """The built-in launcher: start N ranks on this machine, the way torchrun would.
 
-``reprocheck run --world-size N`` outside torchrun starts N copies of the run workflow
-(``python -m reprocheck.workflows.run SPEC``, whose entry is :func:`rank_main`), each with
-the variables torchrun sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``,
-``MASTER_ADDR=127.0.0.1``, a free ``MASTER_PORT``, and ``OMP_NUM_THREADS=1`` unless already
-set, as torchrun does).
-Each copy calls :func:`reprocheck.workflows.run.run_scenarios`, which sees the variables and
+``reprocheck run --world-size N`` outside torchrun starts N rank processes
+(``python -m reprocheck.cli.rank JOB``, which calls :func:`rank_main`; ``JOB`` is the
+:class:`~reprocheck.workflows.job.RunJob` as JSON), each with the variables torchrun sets
+(``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR=127.0.0.1``,
+a free ``MASTER_PORT``, and ``OMP_NUM_THREADS=1`` unless already set, as torchrun does).
+Each copy calls :func:`reprocheck.workflows.run.run_job`, which sees the variables and
 joins the process group exactly as it does under torchrun: both launchers run the same
 code, so they write the same artifact. Rank 0 writes the run; the launcher waits.
 
-A rank that fails writes its error (class, message, hint) to a file; the launcher stops
+A rank that fails writes its error (class, message, hint, field) to a file; the launcher stops
 the other ranks at once (they would wait for the lost rank forever) and raises the
 failed rank's error here, so the CLI reports it like any other.
 """
@@ -28,12 +28,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from reprocheck import errors
+from reprocheck._boundary import classify
 from reprocheck._log import Kind, log, using_logger
+from reprocheck.workflows.job import RunJob
 
 __all__ = ["launch_ranks", "rank_main"]
 
@@ -102,7 +105,10 @@ def _rank_error(errors_dir: Path, procs: list[subprocess.Popen[str]]) -> errors.
             cls = getattr(errors, str(data["type"]), None)
             if not (isinstance(cls, type) and issubclass(cls, errors.ReprocheckError)):
                 cls = errors.EnvironmentFailure
-            return cls(str(data["message"]), hint=data.get("hint"))
+            error = cls(str(data["message"]), hint=data.get("hint"))
+            if isinstance(error, errors.InputError):
+                error.field = data.get("field")
+            return error
     codes = ", ".join(f"rank {r}: {p.returncode}" for r, p in enumerate(procs))
     tail = ""
     log_path = errors_dir / "rank0.log"
@@ -115,12 +121,11 @@ def _rank_error(errors_dir: Path, procs: list[subprocess.Popen[str]]) -> errors.
     )
 
 
-def launch_ranks(options: Mapping[str, Any], world_size: int) -> None:
-    """Start ``world_size`` ranks that each call ``run_scenarios(**options)``; wait for all.
+def launch_ranks(job: RunJob) -> None:
+    """Start ``job.options.world_size`` ranks that each run ``job``; wait for them all.
 
     Args:
-        options: keyword arguments for :func:`reprocheck.workflows.run.run_scenarios` (JSON-ready).
-        world_size: how many ranks to start on this machine.
+        job: the run every rank replays (:func:`reprocheck.workflows.run.run_job`).
 
     Raises:
         ReprocheckError: the first failed rank's error, re-raised here with its class.
@@ -129,11 +134,12 @@ def launch_ranks(options: Mapping[str, Any], world_size: int) -> None:
     procs: list[subprocess.Popen[str]] = []
     logs: list[IO[str]] = []
     try:
-        spec = errors_dir / "options.json"
-        spec.write_text(json.dumps(dict(options)), encoding="utf-8")
+        world_size = job.options.world_size
+        spec = errors_dir / "job.json"
+        spec.write_text(json.dumps(job.to_dict()), encoding="utf-8")
         port = _free_port()
-        # A module name, not an import: the run workflow imports this module.
-        command = [sys.executable, "-m", "reprocheck.workflows.run", str(spec)]
+        # A module name, not an import: the entry point sits above this layer.
+        command = [sys.executable, "-m", "reprocheck.cli.rank", str(spec)]
         for rank in range(world_size):
             stderr = (errors_dir / f"rank{rank}.log").open("w", encoding="utf-8")
             logs.append(stderr)
@@ -169,44 +175,64 @@ def launch_ranks(options: Mapping[str, Any], world_size: int) -> None:
         shutil.rmtree(errors_dir, ignore_errors=True)
 
 
-def _json_logger(message: str, kind: Kind) -> None:
-    sys.stdout.write(json.dumps({"kind": kind, "message": message}) + "\n")
-    sys.stdout.flush()
+def rank_main(
+    run: Callable[[RunJob], object],
+    argv: list[str] | None = None,
+    *,
+    logger: Callable[[str, Kind], None] | None = None,
+) -> int:
+    """One rank: read the job, call ``run(job)``, report an error to the launcher.
 
+    Rank 0's messages go to ``logger`` (the entry point's channel to the launcher, which
+    relays them); the other ranks say nothing.
 
-def rank_main(run: Callable[..., object], argv: list[str] | None = None) -> int:
-    """One rank: read the options, call ``run(**options)``, report an error to the launcher."""
+    An exception is classified as at every entry point (:func:`reprocheck._boundary.classify`)
+    and written, by class, for the launcher to raise: a crash of reprocheck is an
+    ``InternalError`` (exit 4, its traceback logged for ``-v``), a failed process group an
+    environment failure (3). Interrupted, the rank writes nothing and exits 130.
+    """
     args = sys.argv[1:] if argv is None else argv
     errors_dir = Path(os.environ.get(_SPEC_ENV, "."))
     rank = os.environ.get("RANK", "0")
-    try:
-        options = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-        if "out" in options:
-            options["out"] = Path(options["out"])
-        if options.get("lockfile") is not None:
-            options["lockfile"] = Path(options["lockfile"])
-        with using_logger(_json_logger if rank == "0" else None):
-            run(**options)
-    except errors.ReprocheckError as exc:
-        _write_error(errors_dir / f"rank{rank}.json", type(exc).__name__, exc.message, exc.hint)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # noqa: BLE001 - reported to the launcher, which raises it
+    with using_logger(logger if rank == "0" else None):
+        try:
+            run(RunJob.from_dict(json.loads(Path(args[0]).read_text(encoding="utf-8"))))
+        except KeyboardInterrupt:
+            return errors.ExitCode.INTERRUPTED
+        except Exception as exc:  # noqa: BLE001 - reported to the launcher, which raises it
+            error = _rank_failure(exc, rank)
+            if isinstance(error, errors.InternalError):
+                log("".join(traceback.format_exception(exc)).rstrip("\n"), kind="debug")
+            field = error.field if isinstance(error, errors.InputError) else None
+            _write_error(
+                errors_dir / f"rank{rank}.json",
+                type(error).__name__,
+                error.message,
+                error.hint,
+                field,
+            )
+            return error.exit_code
+    return errors.ExitCode.OK
+
+
+def _rank_failure(exc: Exception, rank: str) -> errors.ReprocheckError:
+    """What a rank's exception means, named for the launcher (see :func:`rank_main`)."""
+    # torch.distributed's errors (a lost peer, a store timeout) are the environment's.
+    if type(exc).__module__.startswith("torch.distributed"):
         lines = str(exc).strip().splitlines()
-        detail = lines[0] if lines else ""
-        _write_error(
-            errors_dir / f"rank{rank}.json",
-            "EnvironmentFailure",
-            f"rank {rank} failed: {type(exc).__name__}: {detail}",
-            "Run the same command with --world-size 1 to see whether the scenario itself fails.",
+        return errors.EnvironmentFailure(
+            f"rank {rank} failed: {type(exc).__name__}: {lines[0] if lines else ''}",
+            hint="Replay with a world size of 1 to see whether the scenario itself fails.",
         )
-        return 3
-    return 0
+    error = classify(exc)
+    if isinstance(error, errors.InternalError):
+        return errors.InternalError(f"rank {rank}: {error.message}", hint=error.hint)
+    return error
 
 
-def _write_error(path: Path, kind: str, message: str, hint: str | None) -> None:
+def _write_error(
+    path: Path, kind: str, message: str, hint: str | None, field: str | None = None
+) -> None:
     with contextlib.suppress(OSError):
-        path.write_text(
-            json.dumps({"type": kind, "message": message, "hint": hint}), encoding="utf-8"
-        )
+        data = {"type": kind, "message": message, "hint": hint, "field": field}
+        path.write_text(json.dumps(data), encoding="utf-8")

@@ -10,94 +10,69 @@ rank 0 alone writes the run directory. Every rank meets the others at a final ba
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from reprocheck._log import log
 from reprocheck.replay.distributed import DistSetup, init_group, leave_group
 from reprocheck.scenarios import ScenarioSpec
+from reprocheck.workflows.job import RunJob
 
 __all__ = ["run_ranked"]
 
 
 def run_ranked(
-    specs: Sequence[ScenarioSpec],
-    out: Path,
-    options: Mapping[str, Any],
-    *,
-    launched: tuple[int, int, int] | None,
+    specs: Sequence[ScenarioSpec], job: RunJob, *, launched: tuple[int, int, int] | None
 ) -> Path:
-    """Replay ``specs`` on ``options["world_size"]`` ranks; rank 0 writes ``out``.
+    """Replay ``specs`` on ``job.options.world_size`` ranks; rank 0 writes ``job.out``.
 
     Args:
         specs: the scenarios, already resolved.
-        out: the run directory.
-        options: the keyword arguments of ``run_scenarios`` (checked, defaults filled in).
+        job: the run (its options checked, the distributed defaults filled in).
         launched: ``(rank, world size, local rank)`` from the launcher's variables, or
             None to start the ranks here.
     """
+    options = job.options
     if launched is None:
-        from reprocheck.artifacts.runs import RunWriter
+        from reprocheck.artifacts.run_writer import RunWriter
         from reprocheck.workflows.launch import launch_ranks
 
         # Refuse a bad --out before starting processes (seconds each), as a single
         # process run would; the ranks check it again.
-        RunWriter(out, fingerprint={}, force=bool(options["force"])).abort()
-        log(f"starting {options['world_size']} ranks", kind="progress")
-        launch_ranks(options, int(options["world_size"]))
-        return out
+        RunWriter(job.out, fingerprint={}, force=job.force).abort()
+        log(f"starting {options.world_size} ranks", kind="progress")
+        launch_ranks(job)
+        return job.out
     rank, world_size, local_rank = launched
-    setup = DistSetup(
-        world_size=world_size,
-        rank=rank,
-        local_rank=local_rank,
-        backend=str(options["backend"]),
-        bucket_cap_mb=float(options["bucket_cap_mb"]),
-    )
-    device = str(options["device"])
-    init_group(setup, device)
+    backend, bucket_cap_mb = options.backend, options.bucket_cap_mb
+    if backend is None or bucket_cap_mb is None:  # ReplayOptions fills both in above 1 rank
+        raise TypeError("a distributed replay needs its backend and bucket size")
+    setup = DistSetup(world_size, rank, local_rank, backend, bucket_cap_mb)
+    init_group(setup, options.device)
     try:
-        _replay_all(specs, out, options, setup)
+        _replay_all(specs, job, setup)
     except BaseException:
         _abandon_group()
         raise
     leave_group()
-    return out
+    return job.out
 
 
-def _replay_all(
-    specs: Sequence[ScenarioSpec], out: Path, options: Mapping[str, Any], setup: DistSetup
-) -> None:
-    from reprocheck.artifacts.runs import RunWriter
+def _replay_all(specs: Sequence[ScenarioSpec], job: RunJob, setup: DistSetup) -> None:
+    from reprocheck.artifacts.run_writer import RunWriter
     from reprocheck.env import fingerprint
     from reprocheck.replay.loop import replay
 
-    def one(spec: ScenarioSpec) -> Any:
-        return replay(
-            spec,
-            steps=options["steps"],
-            seed=int(options["seed"]),
-            device=str(options["device"]),
-            trace_steps=int(options["trace_steps"]),
-            dist=setup,
-        )
-
     if setup.rank != 0:
         for spec in specs:
-            one(spec)
+            replay(spec, job.options, dist=setup)
         return
-    layout = {key: options[key] for key in ("world_size", "backend", "bucket_cap_mb")}
-    lockfile = options.get("lockfile")
-    fp = fingerprint(lockfile=None if lockfile is None else Path(lockfile), run=layout)
+    fp = fingerprint(lockfile=job.lockfile, run=job.options.layout())
     with RunWriter(
-        out,
-        fingerprint=fp.to_dict(),
-        force=bool(options["force"]),
-        command=list(options.get("command") or []),
+        job.out, fingerprint=fp.to_dict(), force=job.force, command=list(job.command)
     ) as writer:
         for spec in specs:
-            record, tensors = one(spec)
+            record, tensors = replay(spec, job.options, dist=setup)
             writer.add(record, tensors)
             agree = "all ranks agree" if all(record.ranks_agree) else "RANKS DISAGREE"
             log(f"{spec.name}: done in {record.duration_s:.2f} s, {agree}", kind="debug")

@@ -3,47 +3,40 @@
 Example::
 
     from pathlib import Path
+    from reprocheck.replay import ReplayOptions
     from reprocheck.workflows.run import run_scenarios
 
     run_dir = run_scenarios(["mlp", "cnn"], Path("runs/today"))
     # Two ranks in DistributedDataParallel (gloo on the CPU); see docs/distributed.md.
-    run_dir = run_scenarios(["mlp"], Path("runs/ddp"), world_size=2)
+    run_dir = run_scenarios(["mlp"], Path("runs/ddp"), ReplayOptions(world_size=2))
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reprocheck._log import log
 from reprocheck.errors import InputError
-from reprocheck.replay import check_options
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.scenarios import BUILTIN_NAMES, ScenarioSpec, load_scenario
+from reprocheck.workflows.job import RunJob
 
 if TYPE_CHECKING:
-
     from reprocheck.model.records import ScenarioRecord
 
-__all__ = ["run_scenarios"]
+__all__ = ["run_job", "run_scenarios"]
 
 
 def run_scenarios(
     names: Sequence[str] | None,
     out: Path,
+    options: ReplayOptions | None = None,
     *,
-    steps: int | None = None,
-    seed: int = 0,
-    device: str = "cpu",
-    trace_steps: int = 1,
     force: bool = False,
     lockfile: Path | None = None,
-    world_size: int = 1,
-    backend: str | None = None,
-    bucket_cap_mb: float | None = None,
-    command: Sequence[str] | None = None,
     on_scenario: Callable[[ScenarioRecord], None] | None = None,
 ) -> Path:
     """Replay scenarios and write them, with the fingerprint, as one run directory.
@@ -54,80 +47,86 @@ def run_scenarios(
     Args:
         names: scenarios to replay; ``None`` or empty means every built-in one.
         out: the run directory to create (must not exist or be empty unless ``force``).
-        steps, seed, device, trace_steps: as for :func:`replay_scenario`.
+        options: how to replay (default: ``ReplayOptions()``). A ``world_size`` above 1
+            trains each scenario on that many ranks in DistributedDataParallel: started
+            here on this machine, or, when a launcher such as torchrun already started
+            this process as a rank (``RANK``/``WORLD_SIZE`` set), joined.
         force: replace an existing run at ``out``.
         lockfile: the lockfile this environment was built from, recorded in the fingerprint.
-        world_size: ranks training together in DistributedDataParallel (1: one process).
-            Started here on this machine, or, when a launcher such as torchrun already
-            started this process as a rank (``RANK``/``WORLD_SIZE`` set), joined.
-        backend: ``"gloo"`` or ``"nccl"`` (default: gloo on the CPU, nccl on CUDA).
-        bucket_cap_mb: DDP's gradient bucket size (default 25).
-        command: the command line recorded in the run (default: ``sys.argv``).
         on_scenario: called with each scenario's record as soon as that scenario has
             finished (one process only: a distributed replay's records arrive at the end).
 
     Returns:
         The run directory (written by rank 0 only in a distributed replay).
-    """
-    from reprocheck.artifacts.runs import RunWriter
-    from reprocheck.replay.distributed import check_dist_options, launched_world
-    from reprocheck.replay.loop import replay
 
-    check_options(steps, seed, device, trace_steps)
-    backend, bucket_cap_mb = check_dist_options(world_size, backend, bucket_cap_mb, device)
+    Raises:
+        InputError: a scenario named twice, a world size other than the launcher's.
+        ScenarioError: a scenario cannot be found, built or run.
+    """
+    wanted = tuple(names) if names else BUILTIN_NAMES
+    job = RunJob(
+        names=tuple(wanted),
+        out=Path(out),
+        options=ReplayOptions() if options is None else options,
+        force=force,
+        lockfile=lockfile,
+        command=tuple(sys.argv),
+    )
+    return run_job(job, on_scenario=on_scenario)
+
+
+def run_job(job: RunJob, *, on_scenario: Callable[[ScenarioRecord], None] | None = None) -> Path:
+    """Replay and write ``job``: in this process, or on its ranks (see :func:`run_scenarios`)."""
+    launched = _launched_world(job.options.world_size)
+    specs = _resolve(job.names)
+    if job.options.world_size > 1:
+        from reprocheck.workflows.ranks import run_ranked
+
+        return run_ranked(specs, job, launched=launched)
+    return _write_here(specs, job, on_scenario)
+
+
+def _launched_world(world_size: int) -> tuple[int, int, int] | None:
+    """The launcher's ``(rank, world size, local rank)``; refuse a world size it did not start."""
+    from reprocheck.replay.distributed import launched_world
+
     launched = launched_world()
     if launched is not None and launched[1] != world_size:
         raise InputError(
-            f"--world-size is {world_size}, but the launcher started {launched[1]} "
+            f"world_size is {world_size}, but the launcher started {launched[1]} "
             "processes (WORLD_SIZE)",
-            hint=f"Pass --world-size {launched[1]} under this launcher.",
+            hint=f"Pass world_size {launched[1]} under this launcher.",
+            field="world_size",
         )
-    wanted = list(names) if names else list(BUILTIN_NAMES)
-    duplicates = sorted({n for n in wanted if wanted.count(n) > 1})
+    return launched
+
+
+def _resolve(names: Sequence[str]) -> list[ScenarioSpec]:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(
             f"scenario {duplicates[0]!r} is named twice", hint="Name each scenario once."
         )
     # Resolve every name before the first (slow) replay: a typo fails at once.
-    specs: list[ScenarioSpec] = [load_scenario(n) for n in wanted]
-    argv = list(sys.argv if command is None else command)
-    layout = {"world_size": world_size, "backend": backend, "bucket_cap_mb": bucket_cap_mb}
-    if world_size > 1:
-        from reprocheck.workflows import ranks as ranked
+    return [load_scenario(n) for n in names]
 
-        options = {
-            "names": wanted,
-            "out": str(out),
-            "steps": steps,
-            "seed": seed,
-            "device": device,
-            "trace_steps": trace_steps,
-            "force": force,
-            "lockfile": None if lockfile is None else os.fspath(lockfile),
-            **layout,
-            "command": argv,
-        }
-        return ranked.run_ranked(specs, Path(out), options, launched=launched)
-    fingerprint = _fingerprint(lockfile, layout)
-    with RunWriter(Path(out), fingerprint=fingerprint, force=force, command=argv) as writer:
+
+def _write_here(
+    specs: Sequence[ScenarioSpec],
+    job: RunJob,
+    on_scenario: Callable[[ScenarioRecord], None] | None,
+) -> Path:
+    """Replay every scenario in this process and write the run."""
+    from reprocheck.artifacts.run_writer import RunWriter
+    from reprocheck.env import fingerprint
+    from reprocheck.replay.loop import replay
+
+    fp = fingerprint(lockfile=job.lockfile, run=job.options.layout()).to_dict()
+    with RunWriter(job.out, fingerprint=fp, force=job.force, command=list(job.command)) as writer:
         for spec in specs:
-            record, tensors = replay(
-                spec, steps=steps, seed=seed, device=device, trace_steps=trace_steps
-            )
+            record, tensors = replay(spec, job.options)
             writer.add(record, tensors)
             log(f"{spec.name}: done in {record.duration_s:.2f} s", kind="debug")
             if on_scenario is not None:
                 on_scenario(record)
-    return Path(out)
-
-
-def _fingerprint(lockfile: Path | None, layout: dict[str, Any]) -> dict[str, Any]:
-    from reprocheck.env import fingerprint
-
-    return fingerprint(lockfile=lockfile, run=layout).to_dict()
-
-
-if __name__ == "__main__":  # one rank started by reprocheck.workflows.launch
-    from reprocheck.workflows.launch import rank_main
-
-    sys.exit(rank_main(run_scenarios))
+    return job.out

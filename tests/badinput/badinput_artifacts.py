@@ -9,15 +9,11 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import sys
-from pathlib import Path
 from typing import Any
 
+import torch
 from badinput_harness import Table, Workspace, edit_header, join_safetensors, split_safetensors
 from badinput_harness import tensor_names as names_of
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-import torch
 from compare_support import make_run, write_run
 
 # Offsets into a file at which to cut it: just after the start, early, the middle, the end.

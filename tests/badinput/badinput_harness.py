@@ -26,15 +26,12 @@ import resource
 import shutil
 import stat
 import struct
-import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_fingerprint, write_run
 
 from reprocheck.cli import cli

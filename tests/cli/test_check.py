@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import make_run, write_run
 
 from reprocheck.artifacts.runs import load_run
 from reprocheck.cli import cli
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.workflows.run import run_scenarios
 
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-step mlp run made in this environment, with a non-default seed."""
-    return run_scenarios(["mlp"], tmp_path_factory.mktemp("check") / "base", steps=1, seed=3)
+    return run_scenarios(
+        ["mlp"], tmp_path_factory.mktemp("check") / "base", ReplayOptions(steps=1, seed=3)
+    )
 
 
 def test_check_in_the_same_environment_is_identical(baseline: Path) -> None:
@@ -58,7 +58,7 @@ def test_check_requires_baseline() -> None:
 
 def test_check_replays_each_scenario_with_its_own_settings(tmp_path: Path) -> None:
     """A baseline whose scenarios used different seeds is replayed per scenario, in order."""
-    from reprocheck.artifacts.runs import RunWriter
+    from reprocheck.artifacts.run_writer import RunWriter
     from reprocheck.env import fingerprint
     from reprocheck.replay import replay_scenario
 

@@ -41,7 +41,7 @@ def test_nondeterministic_scenario_exits_1_naming_the_operator(workdir: Path) ->
 
 
 def test_deterministic_scenario_exits_0(workdir: Path) -> None:
-    """The DESIGN.md example scenario is bitwise equal in 2 replays plus a fresh process."""
+    """The docs/scenarios.md example is bitwise equal in 2 replays plus a fresh process."""
     code, out, err = _invoke("tiny:build", "--steps", "2")
     assert code == 0, err
     assert out == "tiny:build  deterministic (3 replays bitwise equal)\n"
@@ -88,7 +88,7 @@ def test_one_replay_without_a_fresh_process_is_bad_input() -> None:
     code, _, err = _invoke("mlp", "--repeats", "1", "--no-fresh-process")
     assert code == 2
     assert err.startswith("Error: one replay alone")
-    assert "Hint: " in err
+    assert "Hint: Use --repeats 2, or --fresh-process." in err
 
 
 def test_unknown_scenario_is_bad_input(workdir: Path) -> None:

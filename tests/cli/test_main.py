@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reprocheck import __version__
@@ -92,6 +93,125 @@ def test_missing_torch_is_an_environment_failure(tmp_path: Path) -> None:
     assert out.stderr.startswith("Error: this environment lacks torch")
     assert "Hint:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+BUG_HINT = (
+    "Hint: This is a bug in reprocheck; please report it with the output of `reprocheck -v ...`."
+)
+# A crash planted in the core, then the real console-script entry point (python -m reprocheck).
+PLANTED_CRASH = """
+import sys
+import reprocheck.env
+
+def crash(*args, **kwargs):
+    raise RuntimeError("planted bug")
+
+reprocheck.env.fingerprint = crash
+from reprocheck.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _plant_crash(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """Make the capture that `reprocheck fingerprint` calls raise ``exc``."""
+    import reprocheck.env
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(reprocheck.env, "fingerprint", crash)
+
+
+def test_a_crash_exits_4_with_one_line_and_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in reprocheck exits 4 (never 1, which means drift) with Error and a report hint."""
+    _plant_crash(monkeypatch, RuntimeError("planted bug"))
+    result = CliRunner().invoke(cli, ["fingerprint"])
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        "Error: reprocheck failed: RuntimeError: planted bug",
+        BUG_HINT,
+    ]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [["-v", "fingerprint"], ["fingerprint", "-v"]])
+def test_verbose_shows_the_traceback_of_a_crash(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """With -v (before or after the command) the traceback comes first, then the same lines."""
+    _plant_crash(monkeypatch, RuntimeError("planted bug"))
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 4
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert "RuntimeError: planted bug" in result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: reprocheck failed: RuntimeError: planted bug",
+        BUG_HINT,
+    ]
+
+
+def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a command exits 130 with `Error: interrupted.`, not click's `Aborted!`."""
+    _plant_crash(monkeypatch, KeyboardInterrupt())
+    result = CliRunner().invoke(cli, ["fingerprint"])
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted.\n"
+
+
+def test_a_crash_while_parsing_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing is inside the boundary too: `--help` lists (imports) every command."""
+    import reprocheck.cli
+
+    monkeypatch.setitem(reprocheck.cli._COMMANDS, "broken", "reprocheck.cli.no_such_module:x")
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        "Error: reprocheck failed: ModuleNotFoundError: "
+        "No module named 'reprocheck.cli.no_such_module'",
+        BUG_HINT,
+    ]
+
+
+def test_a_crash_in_a_real_process_exits_4() -> None:
+    """The console-script path: exit status 4, one Error line, the hint, no traceback."""
+    out = subprocess.run([sys.executable, "-c", PLANTED_CRASH, "fingerprint"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 4, out.stderr
+    assert out.stderr.splitlines() == ["Error: reprocheck failed: RuntimeError: planted bug",
+                                       BUG_HINT]
+
+
+def test_a_crash_in_a_real_process_shows_the_traceback_with_verbose() -> None:
+    """-v in a real process: the traceback, then the Error line; still exit 4."""
+    out = subprocess.run([sys.executable, "-c", PLANTED_CRASH, "-v", "fingerprint"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 4, out.stderr
+    assert "Traceback (most recent call last):" in out.stderr
+    assert out.stderr.splitlines()[-2] == "Error: reprocheck failed: RuntimeError: planted bug"
+
+
+@pytest.mark.parametrize(
+    ("source", "raised"),
+    [
+        ("def build(ctx):\n    raise RuntimeError('user bug')\n", "building it raised"),
+        ("raise RuntimeError('user bug')\n", "importing module"),
+    ],
+    ids=["build-raises", "import-raises"],
+)
+def test_a_broken_user_scenario_is_bad_input_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, raised: str
+) -> None:
+    """The user's scenario code raising is exit 2 (ScenarioError), never 4 and never 1."""
+    module = f"broken_scenario_{raised.split(maxsplit=1)[0]}"
+    (tmp_path / f"{module}.py").write_text(source, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    result = CliRunner().invoke(cli, ["run", f"{module}:build", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: scenario '{module}:build': {raised}")
+    assert "user bug" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_output_files_get_the_usual_permissions(tmp_path: Path) -> None:

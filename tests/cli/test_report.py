@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, pair, write_fingerprint, write_run
 
 from reprocheck.cli import cli

@@ -197,6 +197,26 @@ def test_bad_option_values_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_a_core_error_about_a_field_names_its_flag(tmp_path: Path) -> None:
+    """The core says ``seed``; the CLI says ``--seed``, in the error and in the hint."""
+    huge = str(2**63)
+    code, _, stderr = _invoke("run", "mlp", "--seed", huge, "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert stderr.splitlines() == [
+        f"Error: --seed {huge} is out of range",
+        f"Hint: Use a --seed between 0 and {2**63 - 1}.",
+    ]
+
+
+def test_flag_text_names_flags_not_fields() -> None:
+    """Fields become flags with their values unquoted; longer names and quoted ones stay."""
+    from reprocheck.cli._options import flag_text
+
+    assert flag_text("backend 'nccl' needs device 'cuda'") == "--backend nccl needs --device cuda"
+    assert flag_text("trace_steps must be >= 0") == "--trace-steps must be >= 0"
+    assert flag_text("scenario 'steps:build' is seeded") == "scenario 'steps:build' is seeded"
+
+
 def test_out_is_required() -> None:
     """--out is required."""
     code, _, stderr = _invoke("run", "mlp")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from reprocheck.artifacts.matrix_files import read_status
 from reprocheck.nox import STAMP_NAME
-from reprocheck.pinned.matrix import read_status
 
 pytestmark = pytest.mark.integration
 

@@ -65,11 +65,12 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
     """
     import torch
 
+    from reprocheck.replay.options import ReplayOptions
     from reprocheck.workflows import baseline
 
     where = tmp_path_factory.mktemp("warm")
     for _ in range(2):  # record, then compare
-        baseline.check_scenario(where / "run", "mlp", steps=1)
+        baseline.check_scenario(where / "run", "mlp", ReplayOptions(steps=1))
         baseline.check_tensors(where / "set", {"t": torch.ones(2)})
 
 

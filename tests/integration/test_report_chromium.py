@@ -34,8 +34,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from chromium import (
     PageReport,
     chromium_required,

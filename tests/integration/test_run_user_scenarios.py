@@ -1,4 +1,4 @@
-"""A user's scenario written like the DESIGN.md example runs through `reprocheck run`.
+"""A user's scenario written like the docs/scenarios.md example runs through `reprocheck run`.
 
 Both ways a user plugs one in, in real subprocesses: ``module:function`` importable from
 the working directory, and an entry point of an installed package in the group

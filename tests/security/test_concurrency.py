@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from reprocheck.artifacts.matrix_files import read_status
 from reprocheck.artifacts.runs import load_run
+from reprocheck.integrations.matrix_main import main as matrix_main
 from reprocheck.model.digest import tensor_digest
-from reprocheck.pinned.matrix import main as matrix_main
-from reprocheck.pinned.matrix import read_status
 
 pytestmark = pytest.mark.integration
 
@@ -97,13 +97,15 @@ def test_two_runs_into_one_out(tmp_path: Path, rep: int) -> None:
 REPLAY = """
 import sys
 from pathlib import Path
-from reprocheck.pinned.matrix import EnvStatus, write_status
+from reprocheck.artifacts.matrix_files import write_status
+from reprocheck.model.matrix import EnvStatus
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.workflows.run import run_scenarios
 
 runs, env = Path(sys.argv[1]), sys.argv[2]
 write_status(runs, EnvStatus(env, "building", "0" * 64))
 write_status(runs, EnvStatus(env, "built", "0" * 64, python=sys.executable))
-run_scenarios(["mlp"], runs / env, steps=3, force=True)
+run_scenarios(["mlp"], runs / env, ReplayOptions(steps=3), force=True)
 write_status(runs, EnvStatus(env, "ran", "0" * 64, python=sys.executable))
 """
 

@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import make_run, write_run
 
 from reprocheck.artifacts.runs import load_run

@@ -14,18 +14,15 @@ import copy
 import json
 import shutil
 import struct
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from compare_support import fingerprint, make_run, write_fingerprint, write_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from compare_support import fingerprint, make_run, write_fingerprint, write_run
 
 from reprocheck.artifacts.runs import load_run
 from reprocheck.artifacts.tensorfile import TensorReader

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, scenario
 
-from reprocheck.artifacts.runs import RunWriter, load_run
+from reprocheck.artifacts.run_writer import RunWriter
+from reprocheck.artifacts.runs import load_run
 from reprocheck.model.records import ScenarioRecord
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reprocheck.artifacts.matrix_files import write_status
 from reprocheck.cli import cli
 from reprocheck.env.envvars import capture_env, is_allowed
-from reprocheck.pinned.matrix import EnvStatus, write_status
-from reprocheck.pinned.matrix import main as matrix_main
+from reprocheck.integrations.matrix_main import main as matrix_main
+from reprocheck.model.matrix import EnvStatus
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint as make_fingerprint
 from compare_support import make_run, write_fingerprint, write_run
 

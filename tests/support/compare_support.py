@@ -2,8 +2,9 @@
 
 A run here is a dict of scenario records (in ``to_dict`` form, so a test can edit any
 field) and their final tensors; :func:`write_run` validates the records through
-``ScenarioRecord.from_dict`` and writes them with ``store.RunWriter``, exactly as a replay
-would. The digests are real digests of the tensors.
+``ScenarioRecord.from_dict`` and writes them with ``reprocheck.artifacts.run_writer.RunWriter``,
+exactly as a replay would. The digests are real digests of the tensors, and trace entries
+are digested and summarised by the trace's own code (``replay.trace_digest``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 
 import torch
 
-from reprocheck.artifacts.runs import RunWriter, dumps
-from reprocheck.model.digest import summarize, tensor_digest
+from reprocheck.artifacts.jsonfile import dumps
+from reprocheck.artifacts.run_writer import RunWriter
+from reprocheck.model.digest import tensor_digest
 from reprocheck.model.formats import FINGERPRINT_KIND, SCHEMA_VERSION
 from reprocheck.model.records import ScenarioRecord
+from reprocheck.replay.trace_digest import describe_outputs, op_info
 
 Records = dict[str, dict[str, Any]]
 Tensors = dict[str, dict[str, torch.Tensor]]
@@ -52,7 +55,10 @@ def fingerprint(**overrides: Any) -> dict[str, Any]:
 
 
 def _entry(index: int, phase: str, op: str, module: str, t: torch.Tensor) -> dict[str, Any]:
-    absmax, mean, sample = summarize(t)
+    """A trace entry for ``op`` returning ``t``, digested and summarised as the trace does."""
+    namespace, packet, overload = op.split(".")
+    func = getattr(getattr(getattr(torch.ops, namespace), packet), overload)
+    digest, (absmax, mean, sample) = describe_outputs([t], (tuple(t.shape),), t, op_info(func))
     return {
         "step": 0,
         "index": index,
@@ -61,7 +67,7 @@ def _entry(index: int, phase: str, op: str, module: str, t: torch.Tensor) -> dic
         "module": module,
         "shapes": [list(t.shape)],
         "dtypes": [str(t.dtype).removeprefix("torch.")],
-        "digest": tensor_digest(t),
+        "digest": digest,
         "absmax": absmax,
         "mean": mean,
         "sample": list(sample),
@@ -149,7 +155,7 @@ def write_run(
     tensors: Tensors,
     fp: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a run directory through ``store.RunWriter``."""
+    """Write a run directory through ``reprocheck.artifacts.run_writer.RunWriter``."""
     with RunWriter(out, fingerprint=fp if fp is not None else fingerprint()) as writer:
         for name, data in records.items():
             writer.add(ScenarioRecord.from_dict(copy.deepcopy(data)), tensors[name])

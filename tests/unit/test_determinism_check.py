@@ -16,6 +16,7 @@ from reprocheck.model.records import (
     TensorInfo,
     TraceEntry,
 )
+from reprocheck.replay.options import ReplayOptions
 from reprocheck.workflows.determinism import (
     DeterminismResult,
     Difference,
@@ -243,7 +244,7 @@ def test_compare_replays_reports_the_first_replay_that_differs() -> None:
 
 def test_builtin_mlp_is_deterministic_in_process() -> None:
     """Two in-process replays of the built-in mlp are bitwise equal."""
-    result = check_determinism("mlp", repeats=2, steps=2, fresh_process=False)
+    result = check_determinism("mlp", ReplayOptions(steps=2), repeats=2, fresh_process=False)
     assert result == DeterminismResult("mlp", 2, "deterministic", None)
 
 
@@ -252,7 +253,9 @@ def test_unseeded_noise_is_found_at_the_operator_that_draws_it(
 ) -> None:
     """A forward drawing from an unseeded generator differs at that random operator."""
     monkeypatch.chdir(DATA)
-    result = check_determinism("nondet:build", repeats=2, steps=2, fresh_process=False)
+    result = check_determinism(
+        "nondet:build", ReplayOptions(steps=2), repeats=2, fresh_process=False
+    )
     diff = result.first_difference
     assert result.verdict == "nondeterministic"
     assert diff is not None
@@ -267,7 +270,7 @@ def test_untraced_nondeterminism_is_found_through_parameters(
     """Without a trace, the first difference is still localized to a step and phase."""
     monkeypatch.chdir(DATA)
     result = check_determinism(
-        "nondet:build", repeats=2, steps=2, trace_steps=0, fresh_process=False
+        "nondet:build", ReplayOptions(steps=2, trace_steps=0), repeats=2, fresh_process=False
     )
     diff = result.first_difference
     assert diff is not None
@@ -281,6 +284,7 @@ def test_one_replay_without_a_fresh_process_is_refused() -> None:
 
 
 def test_zero_repeats_is_refused() -> None:
-    """--repeats 0 is bad input."""
-    with pytest.raises(InputError, match="--repeats"):
+    """repeats 0 is bad input, naming the field."""
+    with pytest.raises(InputError, match="repeats must be >= 1, got 0") as info:
         check_determinism("mlp", repeats=0)
+    assert info.value.field == "repeats"

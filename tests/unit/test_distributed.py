@@ -10,6 +10,7 @@ import torch
 
 from reprocheck.errors import InputError, ScenarioError
 from reprocheck.replay import distributed as d
+from reprocheck.replay.options import ReplayOptions, default_backend
 from reprocheck.workflows.run import run_scenarios
 
 Pair = collections.namedtuple("Pair", ["x", "y"])
@@ -80,28 +81,32 @@ def test_mean_over_ranks_is_the_exact_mean_per_value() -> None:
 
 def test_options_default_to_gloo_on_cpu_nccl_on_cuda_and_25_mb() -> None:
     """Backend and bucket defaults follow the device; world size 1 needs neither."""
-    assert d.check_dist_options(2, None, None, "cpu") == ("gloo", 25.0)
-    assert d.check_dist_options(2, None, 5, "cuda") == ("nccl", 5.0)
-    assert d.check_dist_options(1, None, None, "cpu") == (None, None)
+    gloo = ReplayOptions(world_size=2)
+    assert (gloo.backend, gloo.bucket_cap_mb) == ("gloo", 25.0)
+    assert (default_backend("cpu"), default_backend("cuda")) == ("gloo", "nccl")
+    assert ReplayOptions(world_size=2, bucket_cap_mb=5).bucket_cap_mb == 5.0
+    one = ReplayOptions()
+    assert (one.backend, one.bucket_cap_mb) == (None, None)
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("fields", "field", "message"),
     [
-        ((0, None, None, "cpu"), "must be 1 or more"),
-        ((1, "gloo", None, "cpu"), "--backend needs a distributed replay"),
-        ((1, None, 10.0, "cpu"), "--bucket-cap-mb needs a distributed replay"),
-        ((2, "nccl", None, "cpu"), "needs --device cuda"),
-        ((2, "mpi", None, "cpu"), "unknown backend"),
-        ((2, None, 0.0, "cpu"), "positive number"),
+        ({"world_size": 0}, "world_size", "world_size must be >= 1, got 0"),
+        ({"backend": "gloo"}, "backend", "backend needs a distributed replay"),
+        ({"bucket_cap_mb": 10.0}, "bucket_cap_mb", "bucket_cap_mb needs a distributed replay"),
+        ({"world_size": 2, "backend": "nccl"}, "backend", "backend 'nccl' needs device 'cuda'"),
+        ({"world_size": 2, "backend": "mpi"}, "backend", "backend must be 'gloo' or 'nccl'"),
+        ({"world_size": 2, "bucket_cap_mb": 0.0}, "bucket_cap_mb", "positive number"),
     ],
 )
 def test_bad_distributed_options_are_input_errors(
-    args: tuple[int, str | None, float | None, str], message: str
+    fields: dict[str, object], field: str, message: str
 ) -> None:
-    """Each inconsistent option combination is refused with its own message."""
-    with pytest.raises(InputError, match=message):
-        d.check_dist_options(*args)
+    """Each inconsistent option combination is refused with its own message and field."""
+    with pytest.raises(InputError, match=message) as info:
+        ReplayOptions(**fields)  # type: ignore[arg-type]
+    assert info.value.field == field
 
 
 def test_launched_world_reads_torchrun_variables() -> None:
@@ -128,7 +133,7 @@ def test_world_size_must_match_the_launcher(
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(InputError, match="launcher started 3 processes"):
-        run_scenarios(["mlp"], tmp_path / "run", world_size=2)
+        run_scenarios(["mlp"], tmp_path / "run", ReplayOptions(world_size=2))
     assert not (tmp_path / "run").exists()
 
 
@@ -138,5 +143,5 @@ def test_single_process_run_under_a_multi_rank_launcher_is_refused(
     """Without --world-size, every torchrun process would write the same run: refused."""
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(InputError, match="--world-size is 1"):
+    with pytest.raises(InputError, match="world_size is 1"):
         run_scenarios(["mlp"], tmp_path / "run")

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint as fake_fingerprint
 
 from reprocheck.comparison.envdiff import diff_fingerprints, suspect_phrase

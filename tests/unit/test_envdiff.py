@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint
 
 from reprocheck.comparison.envdiff import diff_fingerprints, rank_of, suspect_phrase

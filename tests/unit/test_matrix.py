@@ -1,4 +1,4 @@
-"""reprocheck.pinned.matrix: every environment against the baseline, one table, exit codes."""
+"""The matrix: every environment against the baseline, one table, exit codes, its files."""
 
 from __future__ import annotations
 
@@ -9,25 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_run
 
-from reprocheck.errors import ArtifactError, InputError
-from reprocheck.pinned.matrix import (
-    EnvStatus,
-    MatrixResult,
-    build_matrix,
-    main,
-    read_result,
+from reprocheck.artifacts.matrix_files import (
+    read_matrix_result,
     read_status,
-    render_markdown,
-    render_table,
-    render_text,
-    render_verdict,
-    version_key,
+    status_path,
+    write_matrix,
     write_status,
 )
+from reprocheck.errors import ArtifactError, ExitCode, InputError
+from reprocheck.integrations.matrix_main import main
+from reprocheck.model.matrix import EnvStatus, MatrixResult, version_key
+from reprocheck.pinned.matrix import build_matrix, read_matrix
+from reprocheck.report.matrix import render_markdown, render_table, render_text, render_verdict
 
 BASE = "torch-2.13.0"
 SAME = "torch-2.14.1"
@@ -169,7 +164,7 @@ def test_markdown_is_a_table(runs: Path) -> None:
 
 
 def test_main_prints_and_writes_reports(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m reprocheck.pinned.matrix` prints the table, writes JSON, returns the exit code."""
+    """`python -m reprocheck.integrations.matrix_main` prints, writes JSON, returns the code."""
     _broken(runs)
     out = runs / "matrix.json"
     code = main([BASE, SAME, BROKEN, "--baseline", BASE, "--runs", str(runs), "--json", str(out)])
@@ -193,18 +188,56 @@ def test_main_table_only_leaves_the_verdict_to_the_caller(
     assert "matrix verdict" not in out
     assert f"{OLD} → {BASE}" not in out
     assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
-    result = read_result(first)
+    result = read_matrix_result(first)
     assert (result.exit_code, result.baseline) == (1, BASE)
     assert [env for env, _ in result.lines] == [BASE, OLD]
     assert result.summary.startswith("matrix verdict: drift")
 
 
 def test_result_round_trips_through_its_json(runs: Path, tmp_path: Path) -> None:
-    """read_result gives back the verdict part of what the matrix wrote."""
+    """read_matrix_result gives back the verdict part of what the matrix wrote."""
     matrix = build_matrix(runs, [BASE, SAME, OLD], BASE)
     path = tmp_path / "matrix.json"
-    path.write_text(json.dumps(matrix.to_dict()), encoding="utf-8")
-    assert read_result(path) == matrix.result()
+    write_matrix(path, matrix)
+    assert read_matrix_result(path) == matrix.result()
+
+
+def test_whole_matrix_round_trips_through_its_file(runs: Path, tmp_path: Path) -> None:
+    """Every cell, comparison included, reads back equal, in the table's order."""
+    _broken(runs)
+    matrix = build_matrix(runs, [BASE, SAME, OLD, BROKEN, "torch-3.0.0"], BASE)
+    path = tmp_path / "matrix.json"
+    write_matrix(path, matrix)
+    assert read_matrix(path) == matrix
+    assert [c.state for c in matrix.cells] == [
+        "baseline",
+        "compared",
+        "compared",
+        "not built",
+        "not run",
+    ]
+
+
+def test_matrix_whose_verdict_disagrees_with_its_cells_is_rejected(
+    runs: Path, tmp_path: Path
+) -> None:
+    """A matrix.json edited to say reproducible while a cell drifts does not read back."""
+    path = tmp_path / "matrix.json"
+    write_matrix(path, build_matrix(runs, [BASE, OLD], BASE))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["exit_code"] = 0
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="recorded verdict"):
+        read_matrix(path)
+
+
+def test_matrix_json_keeps_the_table_order_of_its_lines(runs: Path, tmp_path: Path) -> None:
+    """`lines` lists the environments as the table does (not sorted as text)."""
+    path = tmp_path / "matrix.json"
+    write_matrix(path, build_matrix(runs, [BASE, OLD, SAME], BASE))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert list(data["lines"]) == [BASE, OLD, SAME]
+    assert (data["kind"], data["schema_version"]) == ("reprocheck-matrix", 1)
 
 
 @pytest.mark.parametrize(
@@ -223,23 +256,24 @@ def test_result_that_is_not_a_matrix_is_an_artifact_error(
     tmp_path: Path, change: dict[str, object]
 ) -> None:
     """Anything but a matrix result with a verdict exit code is rejected, naming the file."""
-    good = MatrixResult(BASE, 1, "matrix verdict: drift", ((BASE, "baseline"),)).to_dict()
+    good = MatrixResult(BASE, ExitCode.DRIFT, "matrix verdict: drift", ((BASE, "baseline"),))
+    header = {"schema_version": 1, "kind": "reprocheck-matrix"}
     path = tmp_path / "matrix.json"
-    path.write_text(json.dumps({**good, **change}), encoding="utf-8")
+    path.write_text(json.dumps({**header, **good.to_dict(), **change}), encoding="utf-8")
     with pytest.raises(ArtifactError, match=r"matrix\.json"):
-        read_result(path)
+        read_matrix_result(path)
 
 
 def test_missing_or_corrupt_result_is_an_artifact_error(tmp_path: Path) -> None:
     """No file, or not JSON: an ArtifactError naming it (never a traceback)."""
     with pytest.raises(ArtifactError, match="does not exist"):
-        read_result(tmp_path / "matrix.json")
+        read_matrix_result(tmp_path / "matrix.json")
     (tmp_path / "matrix.json").write_text("{", encoding="utf-8")
-    with pytest.raises(ArtifactError, match="cannot read"):
-        read_result(tmp_path / "matrix.json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        read_matrix_result(tmp_path / "matrix.json")
     (tmp_path / "matrix.json").write_text('{"kind": "reprocheck-matrix", "schema_version": 9}')
-    with pytest.raises(ArtifactError, match="schema version 9"):
-        read_result(tmp_path / "matrix.json")
+    with pytest.raises(ArtifactError, match="schema_version 9"):
+        read_matrix_result(tmp_path / "matrix.json")
 
 
 def test_main_reports_bad_input_as_exit_2(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,10 +299,43 @@ def test_status_round_trips(tmp_path: Path) -> None:
     assert read_status(tmp_path, "e") == status
 
 
+def test_status_file_has_its_header_and_fields(tmp_path: Path) -> None:
+    """The status file's keys are as before the split: header plus the fields."""
+    write_status(tmp_path, EnvStatus("e", "ran", "abc", python="/x/bin/python"))
+    data = json.loads(status_path(tmp_path, "e").read_text(encoding="utf-8"))
+    assert data == {
+        "schema_version": 1,
+        "kind": "reprocheck-env-status",
+        "env": "e",
+        "state": "ran",
+        "lockfile_sha256": "abc",
+        "python": "/x/bin/python",
+        "message": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"state": "exploded"}, {"kind": "reprocheck-run"}, {"env": 3}, {"python": ["x"]}],
+)
+def test_status_that_is_not_one_is_an_artifact_error(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    """An unknown state, another kind or a wrongly typed key: rejected, naming the file."""
+    write_status(tmp_path, EnvStatus("e", "ran", "abc"))
+    path = status_path(tmp_path, "e")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, **change}), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"e\.json") as info:
+        read_status(tmp_path, "e")
+    assert info.value.hint == "Re-run its replay session."
+
+
 def test_host_side_modules_import_no_dependency() -> None:
     """The nox helper, matrix and lock modules load on a host with only nox installed."""
     code = (
-        "import sys, reprocheck.nox, reprocheck.pinned.matrix, reprocheck.pinned.lock\n"
+        "import sys, reprocheck.nox, reprocheck.pinned.lock\n"
+        "import reprocheck.artifacts.matrix_files, reprocheck.report.matrix\n"
         "heavy = ('torch', 'numpy', 'click', 'deepdiff', 'safetensors')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

@@ -1,4 +1,4 @@
-"""reprocheck.nox: the helper's pieces that run without building an environment."""
+"""reprocheck.nox: the sessions' and the builder's pieces that run without building."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_run
 
+import reprocheck.integrations.nox_build as build
 import reprocheck.integrations.nox_sessions as helper
+from reprocheck.artifacts.matrix_files import write_status
+from reprocheck.model.matrix import EnvStatus
 from reprocheck.pinned.lockfile import lockfile_sha256, read_lockfile
-from reprocheck.pinned.matrix import EnvStatus, write_status
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,8 +33,8 @@ def test_failed_install_names_the_environment_and_the_pin(tmp_path: Path) -> Non
     lockfile = tmp_path / "torch-9.9.9.txt"
     lockfile.write_text("click==8.5.1 --hash=sha256:00\ntorch==9.9.9 --hash=sha256:00\n")
     script = "print('Because there is no version of torch==9.9.9, we can conclude ...'); exit(1)"
-    with pytest.raises(helper._BuildFailed) as info:
-        helper._install("torch-9.9.9", read_lockfile(lockfile), [sys.executable, "-c", script])
+    with pytest.raises(build.BuildFailed) as info:
+        build.run_installer("torch-9.9.9", read_lockfile(lockfile), [sys.executable, "-c", script])
     message = str(info.value)
     assert message.startswith("cannot build environment 'torch-9.9.9'")
     assert "torch==9.9.9" in message
@@ -45,7 +45,7 @@ def test_successful_install_returns_quietly(tmp_path: Path) -> None:
     """A zero exit from the installer is a successful build step."""
     lockfile = tmp_path / "e.txt"
     lockfile.write_text("click==8.5.1 --hash=sha256:00\n")
-    helper._install("e", read_lockfile(lockfile), [sys.executable, "-c", "print('ok')"])
+    build.run_installer("e", read_lockfile(lockfile), [sys.executable, "-c", "print('ok')"])
 
 
 def test_reprocheck_installs_from_this_checkout() -> None:
@@ -65,7 +65,7 @@ def test_builtin_scenario_names_match_the_scenario_registry() -> None:
     """The progress line names what `reprocheck run` replays without names."""
     from reprocheck.scenarios import BUILTIN_NAMES
 
-    assert helper._BUILTIN_SCENARIOS == BUILTIN_NAMES
+    assert build.BUILTIN_SCENARIOS == BUILTIN_NAMES
 
 
 def test_silent_installer_gets_still_running_lines(
@@ -76,7 +76,7 @@ def test_silent_installer_gets_still_running_lines(
     lockfile.write_text("click==8.5.1 --hash=sha256:00\n")
     script = "import time; time.sleep(1.0); print('Installed 1 package')"
     step = "[e] step 1/3: installing 1 pinned packages"
-    helper._install(
+    build.run_installer(
         "e", read_lockfile(lockfile), [sys.executable, "-c", script], step=step, heartbeat_s=0.3
     )
     err = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Tests for reprocheck.comparison.numerics: ULP maths, tensor and scalar diffs."""
+"""Tests for reprocheck.comparison.numerics: ULP maths and tensor diffs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from reprocheck.comparison.numerics import (
     TensorDiff,
-    compare_scalars,
     compare_tensors,
     missing,
     ulp_distance,
@@ -378,43 +377,25 @@ def test_within_matches_torch_testing_assert_close(
     assert compare_tensors("k", base, cand, tol).within == _assert_close_passes(base, cand, tol)
 
 
-# --- scalars ------------------------------------------------------------------------------
-
-any_float = st.floats(allow_nan=True, allow_infinity=True)
-
-
-@settings(max_examples=200, deadline=None)
-@given(any_float, any_float, st.sampled_from([Tolerance(0.0, 0.0), DEFAULT, Tolerance(1e-3, 0)]))
-def test_scalar_comparison_agrees_with_tensor_comparison(
-    b: float, c: float, tol: Tolerance
-) -> None:
-    """compare_scalars gives what compare_tensors gives on 0-d float64 tensors."""
-    scalar = compare_scalars("m", b, c, tol)
-    tensor = compare_tensors(
-        "m", torch.tensor(b, dtype=torch.float64), torch.tensor(c, dtype=torch.float64), tol
-    )
-    assert scalar.status == tensor.status
-    assert scalar.ulp_max == tensor.ulp_max
-    if scalar.ulp_max is not None and scalar.ulp_max < 65536:  # tensors bucket larger ones
-        assert scalar.ulp_median == tensor.ulp_median
-    assert scalar.n_exceed == tensor.n_exceed
-    if not math.isnan(scalar.max_abs):
-        assert scalar.max_abs == tensor.max_abs
-        assert scalar.max_rel == tensor.max_rel
+# --- metrics (per-step series of Python floats, compared as float64 tensors) -------------
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
-def test_scalar_next_float_is_one_ulp(x: float) -> None:
-    """A metric moved to the next float64 is 1 ULP away."""
-    diff = compare_scalars("mlp/loss", x, math.nextafter(x, math.inf), Tolerance(0.0, 0.0))
+def test_float64_next_float_is_one_ulp(x: float) -> None:
+    """A float64 value moved to the next float64 is 1 ULP away (a float64 metric's step)."""
+    b = torch.tensor([x], dtype=torch.float64)
+    c = torch.tensor([math.nextafter(x, math.inf)], dtype=torch.float64)
+    diff = compare_tensors("mlp/lr", b, c, Tolerance(0.0, 0.0))
     assert diff.ulp_max == 1
     assert diff.n_diff == 1
 
 
-def test_scalar_nan_in_candidate_is_nan_mismatch() -> None:
-    """A metric that turns NaN is always drift."""
-    diff = compare_scalars("mlp/loss", 0.5, math.nan, Tolerance(1e9, 1e9))
-    assert (diff.status, diff.nan_mismatch, diff.ulp_max) == ("nan_mismatch", 1, None)
+def test_float64_nan_in_candidate_is_nan_mismatch() -> None:
+    """A metric that turns NaN is always drift, whatever the tolerance."""
+    b = torch.tensor([0.25, 0.5], dtype=torch.float64)
+    c = torch.tensor([0.25, math.nan], dtype=torch.float64)
+    diff = compare_tensors("mlp/loss", b, c, Tolerance(1e9, 1e9))
+    assert (diff.status, diff.nan_mismatch) == ("nan_mismatch", 1)
 
 
 def test_tensor_diff_round_trips_through_dict() -> None:

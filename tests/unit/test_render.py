@@ -1,16 +1,13 @@
-"""Renderers: JSON keys of DESIGN.md, valid JUnit XML, markdown table, colour only on request."""
+"""Renderers: the JSON keys of docs/compare.md, valid JUnit XML, markdown, colour on request."""
 
 from __future__ import annotations
 
 import json
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, pair, write_fingerprint, write_run
 
 from reprocheck.comparison import ComparisonResult, compare
@@ -34,7 +31,7 @@ def drift(tmp_path: Path) -> ComparisonResult:
     )
 
 
-def test_json_has_the_design_keys(drift: ComparisonResult) -> None:
+def test_json_has_the_documented_keys(drift: ComparisonResult) -> None:
     """verdict, scenarios[name, verdict, first_divergence{step, location}], environment."""
     data = json.loads(render(drift, "json"))
     assert data["verdict"] == "drift"

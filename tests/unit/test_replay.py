@@ -14,7 +14,7 @@ import torch
 from reprocheck.artifacts.runs import load_run
 from reprocheck.errors import InputError, ScenarioError
 from reprocheck.model.digest import tensor_digest
-from reprocheck.replay import replay_scenario
+from reprocheck.replay import ReplayOptions, replay_scenario
 from reprocheck.workflows.run import run_scenarios
 
 USER = """
@@ -224,10 +224,10 @@ def test_failed_replay_restores_caller_state(user_module: str) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"steps": 0}, "--steps must be at least 1"),
-        ({"trace_steps": -1}, "--trace-steps must be 0 or more"),
+        ({"steps": 0}, "steps must be >= 1, got 0"),
+        ({"trace_steps": -1}, "trace_steps must be >= 0, got -1"),
         ({"seed": -3}, "seed -3 is out of range"),
-        ({"device": "tpu"}, "unknown device 'tpu'"),
+        ({"device": "tpu"}, "device must be 'cpu' or 'cuda', got 'tpu'"),
     ],
 )
 def test_bad_options_are_input_errors(options: dict[str, object], message: str) -> None:
@@ -238,7 +238,7 @@ def test_bad_options_are_input_errors(options: dict[str, object], message: str) 
 
 def test_run_scenarios_writes_a_complete_run(tmp_path: Path) -> None:
     """run_scenarios writes a run that load_run reads back, with the fingerprint."""
-    out = run_scenarios(["mlp", "rnn"], tmp_path / "run", steps=2, trace_steps=0)
+    out = run_scenarios(["mlp", "rnn"], tmp_path / "run", ReplayOptions(steps=2, trace_steps=0))
     run = load_run(out)
     assert run.scenario_names == ["mlp", "rnn"]
     assert run.fingerprint["kind"] == "reprocheck-fingerprint"
@@ -249,39 +249,41 @@ def test_run_scenarios_writes_a_complete_run(tmp_path: Path) -> None:
 def test_run_scenarios_checks_every_name_before_replaying(tmp_path: Path) -> None:
     """A typo in the second name fails at once, and no run directory appears."""
     with pytest.raises(ScenarioError, match="unknown scenario 'mpl'"):
-        run_scenarios(["mlp", "mpl"], tmp_path / "run", steps=1)
+        run_scenarios(["mlp", "mpl"], tmp_path / "run", ReplayOptions(steps=1))
     assert not (tmp_path / "run").exists()
 
 
 def test_run_scenarios_refuses_duplicates(tmp_path: Path) -> None:
     """Naming a scenario twice is an input error."""
     with pytest.raises(InputError, match="scenario 'mlp' is named twice"):
-        run_scenarios(["mlp", "mlp"], tmp_path / "run", steps=1)
+        run_scenarios(["mlp", "mlp"], tmp_path / "run", ReplayOptions(steps=1))
 
 
 def test_failed_scenario_leaves_no_run(tmp_path: Path, user_module: str) -> None:
     """When a later scenario fails, nothing that reads as a run is left behind."""
     out = tmp_path / "run"
     with pytest.raises(ScenarioError):
-        run_scenarios(["mlp", f"{user_module}:loss_raises"], out, steps=1, trace_steps=0)
+        run_scenarios(
+            ["mlp", f"{user_module}:loss_raises"], out, ReplayOptions(steps=1, trace_steps=0)
+        )
     assert not out.exists()
     assert not list(tmp_path.glob(".run.partial-*"))
 
 
 def test_norms_do_not_depend_on_the_thread_count() -> None:
     """Recorded norms of a large tensor are the same bits with 1 and 2 threads."""
-    from reprocheck._compat.torch import norms_float64
+    from reprocheck._compat.torch import stable_norms
 
     tensors = [torch.randn(300, 257, generator=torch.Generator().manual_seed(0)), torch.ones(5)]
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = norms_float64(tensors)
+        one = stable_norms(tensors)
         torch.set_num_threads(2)
-        two = norms_float64(tensors)
+        two = stable_norms(tensors)
     finally:
         torch.set_num_threads(threads)
     assert one == two
-    # float32 tensors: the norm has float32 precision (see norms_float64's docstring).
+    # float32 tensors: the norm has float32 precision (see stable_norms's docstring).
     assert one[0] == pytest.approx(float(tensors[0].double().norm()), rel=1e-6)
     assert one[1] == pytest.approx(5**0.5)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import copy
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, pair, write_fingerprint, write_run
 
 from reprocheck.comparison import GrowthPoint

@@ -120,7 +120,10 @@ def test_negative_seed_is_an_input_error() -> None:
 
 def test_unknown_device_is_an_input_error() -> None:
     """Only cpu and cuda are devices."""
-    with pytest.raises(InputError, match="unknown device 'tpu'"), seeded(0, device="tpu"):
+    with (
+        pytest.raises(InputError, match="device must be 'cpu' or 'cuda', got 'tpu'"),
+        seeded(0, device="tpu"),
+    ):
         pass
 
 

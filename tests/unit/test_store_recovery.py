@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from compare_support import fingerprint, make_run, write_run
 
-from reprocheck.artifacts.runs import RunWriter, load_run
+from reprocheck.artifacts.run_writer import RunWriter
+from reprocheck.artifacts.runs import load_run
 
 
 def _dead_pid() -> int:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from reprocheck.artifacts import tensorsets as tensorset
+from reprocheck.artifacts.tensorfile import DTYPES
 from reprocheck.errors import ArtifactError, InputError, SchemaVersionError
 
 FINGERPRINT = {"torch": {"version": "2.13.0"}}
@@ -31,6 +32,22 @@ def test_round_trip_keeps_names_dtypes_shapes_and_bits(tmp_path: Path) -> None:
     with saved.open() as reader:
         for key, tensor in given.items():
             assert torch.equal(reader.get(key).view(torch.uint8), tensor.view(torch.uint8))
+
+
+@pytest.mark.parametrize("dtype_name", sorted({name for name, _ in DTYPES.values()}))
+def test_every_dtype_the_reader_accepts_is_written(tmp_path: Path, dtype_name: str) -> None:
+    """Each dtype the reader knows round-trips bit for bit (safetensors must write it too)."""
+    dtype = getattr(torch, dtype_name, None)
+    if dtype is None:
+        pytest.skip(f"torch {torch.__version__} has no {dtype_name}")
+    width = torch.empty((), dtype=dtype).element_size()
+    raw = torch.arange(4 * width, dtype=torch.uint8)
+    given = raw.remainder(2).bool() if dtype == torch.bool else raw.view(dtype)
+    tensorset.write(tmp_path / "set", {"t": given}, name="x", fingerprint=FINGERPRINT)
+    saved = tensorset.load(tmp_path / "set")
+    assert saved.tensors["t"].dtype == dtype_name
+    with saved.open() as reader:
+        assert torch.equal(reader.get("t").view(torch.uint8), given.view(torch.uint8))
 
 
 def test_non_contiguous_and_shared_tensors_are_saved(tmp_path: Path) -> None:

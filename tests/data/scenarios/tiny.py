@@ -1,4 +1,4 @@
-"""A small deterministic scenario written exactly like the DESIGN.md example."""
+"""A small deterministic scenario written exactly like the docs/scenarios.md example."""
 
 from __future__ import annotations
 

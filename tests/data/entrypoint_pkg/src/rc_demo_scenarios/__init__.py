@@ -1,6 +1,6 @@
-"""A plugin scenario, written exactly like the example in DESIGN.md."""
+"""A plugin scenario, written exactly like the example in docs/scenarios.md."""
 
-import torch, reprocheck  # noqa: E401, I001 - verbatim from DESIGN.md
+import torch, reprocheck  # noqa: E401, I001 - verbatim from docs/scenarios.md
 
 
 def build(ctx: reprocheck.ScenarioContext) -> reprocheck.Scenario:
