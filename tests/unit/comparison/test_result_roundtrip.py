@@ -28,7 +28,7 @@ from reprocheck.replay.options import ReplayOptions
 from reprocheck.report.jsondoc import render_json
 from reprocheck.workflows.determinism import DeterminismResult, Difference, check_determinism
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+DATA = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
 
 def _same(a: object, b: object) -> bool:

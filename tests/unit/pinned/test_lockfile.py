@@ -16,7 +16,7 @@ from reprocheck.pinned.lock import (
 )
 from reprocheck.pinned.lockfile import canonical_name, lockfile_sha256, read_lockfile
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 LOCKFILE = """\
 #

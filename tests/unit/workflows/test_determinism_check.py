@@ -25,7 +25,7 @@ from reprocheck.workflows.determinism import (
     first_difference,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+DATA = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
 
 def _entry(index: int, phase: str, op: str, module: str = "m", digest: str = "d") -> TraceEntry:

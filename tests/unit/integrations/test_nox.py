@@ -18,7 +18,7 @@ from reprocheck.artifacts.matrix_files import write_status
 from reprocheck.model.matrix import EnvStatus
 from reprocheck.pinned.lockfile import lockfile_sha256, read_lockfile
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_environments_are_the_sorted_lockfile_stems(tmp_path: Path) -> None:
