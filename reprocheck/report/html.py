@@ -18,6 +18,7 @@ from reprocheck.comparison.result import EnvChange, ScenarioComparison
 from reprocheck.comparison.summary import divergence_phrase
 from reprocheck.report import plots
 from reprocheck.report.html_model import CandidateReport, LossCurves, Report
+from reprocheck.report.text import number_text
 
 __all__ = ["render_html"]
 
@@ -64,14 +65,6 @@ def _e(value: Any) -> str:
 
 def _badge(verdict: str) -> str:
     return f'<span class="badge {_e(verdict)}">{_e(_LABELS.get(verdict, verdict))}</span>'
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.3g}"
 
 
 def _value(value: Any) -> str:
@@ -228,8 +221,8 @@ def _tensors(s: ScenarioComparison) -> str:
         [
             f'<td class="mono">{_e(t.key.removeprefix(s.name + "/"))}</td>',
             _td(t.status),
-            _td(_num(t.max_abs)),
-            _td(_num(t.max_rel)),
+            _td(number_text(t.max_abs)),
+            _td(number_text(t.max_rel)),
             _td("-" if t.ulp_max is None else t.ulp_max),
         ]
         for t in s.tensors[:TENSORS_SHOWN]
@@ -248,7 +241,7 @@ def _loss_caption(curves: LossCurves) -> str:
         tail = "The two curves are bitwise equal."
     elif gaps:
         gap, step = max(gaps)
-        tail = f"Largest loss difference: {_num(gap)} at step {step}."
+        tail = f"Largest loss difference: {number_text(gap)} at step {step}."
     else:
         tail = "No finite loss to compare."
     bad = [step for step, b, c in pairs if not (math.isfinite(b) and math.isfinite(c))]

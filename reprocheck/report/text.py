@@ -20,6 +20,7 @@ __all__ = [
     "divergence_cell",
     "env_value",
     "metric_line",
+    "number_text",
     "render_text",
     "tensor_line",
     "ulp_text",
@@ -61,7 +62,8 @@ def ulp_text(value: int | None) -> str:
     return str(value) if value < 1_000_000 else f"{value:.3g}"
 
 
-def _num(value: float | None) -> str:
+def number_text(value: float | None) -> str:
+    """A measured number as the reports print it: three significant digits, ``-`` for none."""
     if value is None:
         return "-"
     if not math.isfinite(value):
@@ -85,9 +87,10 @@ def tensor_line(s: ScenarioComparison) -> str | None:
     )
     if worst.status in ("within_tolerance", "exceeds_tolerance", "nan_mismatch"):
         index = list(worst.max_abs_index) if worst.max_abs_index is not None else "-"
-        text += f", max abs {_num(worst.max_abs)} at {index}, max rel {_num(worst.max_rel)}"
+        text += f", max abs {number_text(worst.max_abs)} at {index}"
+        text += f", max rel {number_text(worst.max_rel)}"
         if worst.ulp_max is not None:
-            text += f", ULP max {ulp_text(worst.ulp_max)} median {_num(worst.ulp_median)}"
+            text += f", ULP max {ulp_text(worst.ulp_max)} median {number_text(worst.ulp_median)}"
     elif worst.status in ("shape_mismatch", "dtype_mismatch"):
         b_shape, c_shape = list(worst.shape or ()), list(worst.candidate_shape or ())
         text += f" ({worst.dtype}{b_shape} vs {worst.candidate_dtype}{c_shape})"
@@ -98,7 +101,7 @@ def metric_line(scenario: str, m: TensorDiff) -> str:
     """``metric loss: exceeds_tolerance, max rel 0.012 at step 3``."""
     text = f"metric {m.key.removeprefix(scenario + '/')}: {m.status}"
     if m.max_abs_index:
-        text += f", max rel {_num(m.max_rel)} at step {m.max_abs_index[0]}"
+        text += f", max rel {number_text(m.max_rel)} at step {m.max_abs_index[0]}"
     return text
 
 
@@ -106,7 +109,7 @@ def _growth_line(s: ScenarioComparison) -> str | None:
     if s.trend == "none":
         return None
     values = [g.max_rel for g in s.growth]
-    shown = " ".join(_num(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
+    shown = " ".join(number_text(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
     return f"growth ({s.trend}), largest relative difference per step: {shown}"
 
 

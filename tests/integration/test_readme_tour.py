@@ -5,8 +5,9 @@ that a comment ending in ``(exit N)`` gives the exit code (0 otherwise). This te
 the block out of README.md, so the README cannot drift from what the commands do.
 
 One line needs a file of the user's: ``mymodel:build`` is the user's own scenario, which
-the README points to docs/scenarios.md for; the test writes that page's example as
-``mymodel.py`` first, as a reader following the link would. ``lock`` asks the package
+the README points to docs/scenarios.md for; the test saves that page's example (the
+test data's ``my_scenarios.py``) as ``mymodel.py`` first, as a reader following the link
+would. ``lock`` asks the package
 index for hashes, as it does for every user.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,20 +27,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 _EXIT = re.compile(r"\(exit (\d+)\)\s*$")
 
-MYMODEL = """\
-import torch, reprocheck
-
-def build(ctx: reprocheck.ScenarioContext) -> reprocheck.Scenario:
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-    x = torch.randn(ctx.steps, 4, 8, generator=ctx.generator)
-    y = torch.randint(0, 2, (ctx.steps, 4), generator=ctx.generator)
-    return reprocheck.Scenario(
-        model=model,
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-        batch=lambda step: (x[step], y[step]),
-        loss=lambda model, batch: torch.nn.functional.cross_entropy(model(batch[0]), batch[1]),
-    )
-"""
+# The scenario docs/scenarios.md shows, as a user following the link would save it.
+MYMODEL = ROOT / "tests" / "data" / "user_scenario" / "my_scenarios.py"
 
 
 def tour_lines() -> list[tuple[str, int]]:
@@ -66,7 +56,7 @@ def test_tour_block_is_found_and_parsed() -> None:
 
 def test_every_tour_line_exits_as_the_readme_says(tmp_path: Path) -> None:
     """Each line, in order, in one empty directory, exits with the code the README states."""
-    (tmp_path / "mymodel.py").write_text(MYMODEL, encoding="utf-8")
+    shutil.copy(MYMODEL, tmp_path / "mymodel.py")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for variable in ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "REPROCHECK_LOCKFILE"):
         env.pop(variable, None)
