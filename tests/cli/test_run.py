@@ -71,6 +71,16 @@ def test_run_writes_a_run_and_summarises_each_scenario(tmp_path: Path) -> None:
     assert load_run(out).scenario_names == ["mlp", "rnn"]
 
 
+def test_quiet_after_run_works_and_creates_missing_parents(tmp_path: Path) -> None:
+    """`reprocheck run -q --out x mlp`: -q after the command, --out's parents created."""
+    out = tmp_path / "runs" / "nested" / "x"
+    code, stdout, stderr = _invoke("run", "-q", "--out", str(out), "mlp", "--steps", "1")
+    assert code == 0, stderr
+    assert stderr == ""
+    assert stdout.splitlines()[-1] == f"wrote {out}"
+    assert load_run(out).scenario_names == ["mlp"]
+
+
 def test_options_reach_the_record(tmp_path: Path) -> None:
     """--steps, --seed and --trace-steps end up in the recorded config."""
     out = tmp_path / "run"
