@@ -29,13 +29,16 @@ if TYPE_CHECKING:
     from reprocheck.scenarios import load_scenario
     from reprocheck.workflows.check import check_against
     from reprocheck.workflows.determinism import DeterminismResult, check_determinism
+    from reprocheck.workflows.record import Recorder, record
     from reprocheck.workflows.run import run_scenarios
+    from reprocheck.workflows.seeding import seed_everything
 
 __all__ = [
     "ComparisonResult",
     "DeterminismResult",
     "Fingerprint",
     "Policy",
+    "Recorder",
     "ReplayOptions",
     "ReprocheckError",
     "Run",
@@ -50,9 +53,11 @@ __all__ = [
     "load_policy",
     "load_run",
     "load_scenario",
+    "record",
     "render",
     "replay_scenario",
     "run_scenarios",
+    "seed_everything",
 ]
 
 # name -> module that defines it; resolved on first access (PEP 562).
@@ -71,6 +76,9 @@ _LAZY: dict[str, str] = {
     "load_scenario": "reprocheck.scenarios",
     "replay_scenario": "reprocheck.replay",
     "run_scenarios": "reprocheck.workflows.run",
+    "Recorder": "reprocheck.workflows.record",
+    "record": "reprocheck.workflows.record",
+    "seed_everything": "reprocheck.workflows.seeding",
     "ReplayOptions": "reprocheck.replay.options",
     "Run": "reprocheck.artifacts.runs",
     "load_run": "reprocheck.artifacts.runs",

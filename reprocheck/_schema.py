@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -76,17 +77,27 @@ def req_dict(obj: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     return dict(req(obj, key, dict, where))
 
 
+# The NaN ``float("nan")`` gives: written as plain "nan", as before NaN bits were kept.
+_PLAIN_NAN = struct.unpack("<Q", struct.pack("<d", math.nan))[0]
+
+
 def encode_float(value: float) -> float | str:
-    """JSON has no NaN or infinity: write them as strings so every reader can parse the file."""
+    """JSON has no NaN or infinity: write them as strings so every reader can parse the file.
+
+    A NaN keeps its bits: ``"nan"`` is the plain quiet NaN, any other (a negative NaN from
+    ``0 * inf`` on x86, a payload) is ``"nan:0x"`` and its 16 hex digits, so a NaN read
+    back from JSON is bitwise the NaN that was written.
+    """
     if math.isnan(value):
-        return "nan"
+        bits = struct.unpack("<Q", struct.pack("<d", value))[0]
+        return "nan" if bits == _PLAIN_NAN else f"nan:0x{bits:016x}"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value
 
 
 def decode_float(value: Any, where: str) -> float:
-    """Inverse of :func:`encode_float`."""
+    """Inverse of :func:`encode_float` (bit-exact, NaNs included)."""
     if isinstance(value, bool):
         raise ArtifactError(f"{where}: expected a number, found a boolean")
     if isinstance(value, (int, float)):
@@ -97,6 +108,13 @@ def decode_float(value: Any, where: str) -> float:
             raise ArtifactError(f"{where}: a {bits}-bit integer is out of range") from None
     if value in ("nan", "inf", "-inf"):
         return float(value)
+    if isinstance(value, str) and value.startswith("nan:0x") and len(value) == 22:
+        try:
+            found = struct.unpack("<d", struct.pack("<Q", int(value[6:], 16)))[0]
+        except ValueError:
+            found = 0.0
+        if math.isnan(found):
+            return float(found)
     raise ArtifactError(f"{where}: expected a number, found {value!r}")
 
 

@@ -23,6 +23,7 @@ from reprocheck._io import atomic_write_text
 from reprocheck._version import __version__
 from reprocheck.artifacts.jsonfile import dumps
 from reprocheck.artifacts.runs import UNSAFE_DIR_CHARS
+from reprocheck.artifacts.tensorfile import storable
 from reprocheck.errors import InputError
 from reprocheck.model.formats import (
     MANIFEST,
@@ -172,7 +173,7 @@ class RunWriter:
         scen_dir.mkdir()
         body = {"schema_version": SCHEMA_VERSION, "kind": SCENARIO_KIND, **record.to_dict()}
         (scen_dir / RECORD).write_text(dumps(body), encoding="utf-8")
-        cpu = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+        cpu = {k: storable(v) for k, v in tensors.items()}
         save_file(cpu, str(scen_dir / TENSORS))
         self.manifest["scenarios"].append({"name": record.name, "dir": sub})
 

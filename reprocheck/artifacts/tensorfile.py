@@ -41,6 +41,7 @@ __all__ = [
     "TensorReader",
     "check_regular_file",
     "read_header",
+    "storable",
 ]
 
 #: The safetensors reference implementation refuses larger headers too.
@@ -326,3 +327,17 @@ def _memory_limit() -> int | None:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def storable(tensor: torch.Tensor) -> torch.Tensor:
+    """A dense, contiguous, unshared CPU copy of ``tensor``: what safetensors can hold.
+
+    safetensors has no sparse layout: a sparse tensor is stored densified (coalesced, so
+    duplicate indices are summed); the record's ``TensorInfo.layout`` keeps its layout.
+    """
+    import torch
+
+    t = tensor.detach().to("cpu")
+    if t.layout != torch.strided:
+        return t.to_dense().contiguous()
+    return t.contiguous().clone()

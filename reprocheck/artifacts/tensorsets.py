@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from reprocheck._schema import req_dict, req_list, req_str
 from reprocheck._version import __version__
 from reprocheck.artifacts.jsonfile import check_schema, dumps, load_json
-from reprocheck.artifacts.tensorfile import TensorReader
+from reprocheck.artifacts.tensorfile import TensorReader, storable
 from reprocheck.errors import ArtifactError, InputError
 from reprocheck.model.formats import SCHEMA_VERSION
 from reprocheck.model.records import TensorInfo
@@ -105,7 +105,7 @@ def cpu_tensors(tensors: Mapping[str, Any]) -> dict[str, torch.Tensor]:
                 hint="Convert it first, e.g. torch.as_tensor(value).",
             )
         # safetensors needs dense, contiguous, unshared CPU storage.
-        out[key] = value.detach().to("cpu").contiguous().clone()
+        out[key] = storable(value)
     return out
 
 

@@ -241,6 +241,10 @@ class ScenarioComparison:
         trend: ``none``, ``bounded``, ``growing`` or ``exploding``.
         structural: traced operators on one side only.
         notes: anything else a reader should know, one line each.
+        nonfinite: when the runs went non-finite (NaN or infinity in the loss, a gradient
+            or a parameter) at different steps or only one of them did, the line that says
+            so (``candidate: loss non-finite from step 4; baseline finite``); the verdict
+            is then drift. None otherwise.
     """
 
     name: str
@@ -255,6 +259,7 @@ class ScenarioComparison:
     trend: str = "none"
     structural: Structural = dataclasses.field(default_factory=Structural)
     notes: tuple[str, ...] = ()
+    nonfinite: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -272,6 +277,7 @@ class ScenarioComparison:
             "trend": self.trend,
             "structural": self.structural.to_dict(),
             "notes": list(self.notes),
+            "nonfinite": self.nonfinite,
         }
 
     @classmethod
@@ -297,6 +303,7 @@ class ScenarioComparison:
                 req_dict(data, "structural", where), f"{where}.structural"
             ),
             notes=_strs(data, "notes", where),
+            nonfinite=None if data.get("nonfinite") is None else req_str(data, "nonfinite", where),
         )
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from reprocheck.comparison.numerics import TensorDiff
     from reprocheck.comparison.policy import Policy
 
-__all__ = ["compare", "compare_scenario"]
+__all__ = ["compare", "compare_scenario", "nonfinite_line"]
 
 _SAME = "Compare runs of the same scenarios with the same --seed, --steps and --device."
 _OK_STATUSES = ("equal", "within_tolerance")
@@ -315,6 +315,9 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
     changed_tensors = sorted((d for d in tensors if d.status != "equal"), key=_severity)
     changed_metrics = [d for d in metrics if d.status != "equal"]
     verdict = _scenario_verdict(tensors + metrics, rec is not None or alignment.first is not None)
+    nonfinite = nonfinite_line(b, c)
+    if nonfinite is not None:
+        verdict = "drift"
     first = locate(
         baseline=b,
         candidate=c,
@@ -354,7 +357,30 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         trend=trend_of(growth),
         structural=alignment.structural,
         notes=tuple(notes),
+        nonfinite=nonfinite,
     )
+
+
+def nonfinite_line(b: ScenarioRecord, c: ScenarioRecord) -> str | None:
+    """``candidate: loss non-finite from step 4; baseline finite``, or None.
+
+    None when both runs stayed finite, or both went non-finite at the same step (then
+    the numbers themselves say whether they agree). Runs from before the record kept the
+    first non-finite step read as finite.
+    """
+    nb, nc = b.first_nonfinite, c.first_nonfinite
+    if nb is None and nc is None:
+        return None
+    if nb is not None and nc is not None and nb.step == nc.step:
+        return None
+    sides = [("baseline", nb), ("candidate", nc)]
+    # The side that went non-finite first leads.
+    sides.sort(key=lambda side: math.inf if side[1] is None else side[1].step)
+    (first_side, first), (other_side, other) = sides
+    if first is None:  # unreachable: one side at least went non-finite
+        return None
+    rest = "finite" if other is None else other.text()
+    return f"{first_side}: {first.text()}; {other_side} {rest}"
 
 
 def _severity(diff: TensorDiff) -> tuple[int, float]:

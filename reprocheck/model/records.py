@@ -28,6 +28,8 @@ from reprocheck.errors import ArtifactError
 
 __all__ = [
     "PHASES",
+    "RECORDED_SOURCE",
+    "NonFinite",
     "Phase",
     "ScenarioConfig",
     "ScenarioRecord",
@@ -35,6 +37,10 @@ __all__ = [
     "TensorInfo",
     "TraceEntry",
 ]
+
+#: ``ScenarioRecord.source`` of a run recorded from the user's own loop (reprocheck.record):
+#: there is no scenario of that name to replay.
+RECORDED_SOURCE = "recorded"
 
 Phase = Literal["init", "forward", "backward", "optimizer"]
 PHASES: tuple[Phase, ...] = ("init", "forward", "backward", "optimizer")
@@ -171,7 +177,8 @@ class StepRecord:
     ``param_digests`` are taken after the optimizer step, ``grad_digests`` after backward.
     ``param_norms`` (per parameter, after the step) let compare draw the divergence growth
     without storing every step's tensors. ``batch_digest`` tells data-order changes apart
-    from maths changes.
+    from maths changes. ``lr`` is param group 0's learning rate; ``lrs`` (written by
+    :func:`reprocheck.record` only, else empty and not written) holds every group's.
     """
 
     step: int
@@ -184,8 +191,10 @@ class StepRecord:
     param_digests: dict[str, str]
     grad_digests: dict[str, str]
     param_norms: dict[str, float]
+    lrs: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"lrs": [encode_float(v) for v in self.lrs]} if self.lrs else {}
         return {
             "step": self.step,
             "loss": encode_float(self.loss),
@@ -197,6 +206,7 @@ class StepRecord:
             "param_digests": dict(self.param_digests),
             "grad_digests": dict(self.grad_digests),
             "param_norms": {k: encode_float(v) for k, v in self.param_norms.items()},
+            **extra,
         }
 
     @classmethod
@@ -212,25 +222,62 @@ class StepRecord:
             param_digests=_strs(req_dict(data, "param_digests", where), f"{where}.param_digests"),
             grad_digests=_strs(req_dict(data, "grad_digests", where), f"{where}.grad_digests"),
             param_norms=_floats(req_dict(data, "param_norms", where), f"{where}.param_norms"),
+            lrs=tuple(
+                decode_float(v, f"{where}.lrs")
+                for v in (req_list(data, "lrs", where) if "lrs" in data else [])
+            ),
         )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TensorInfo:
-    """Dtype and shape of one final tensor, as listed in the record (checked on load)."""
+    """Dtype and shape of one final tensor, as listed in the record (checked on load).
+
+    ``layout`` is the tensor's layout in training: ``"strided"`` (dense; the key is then
+    not written) or a sparse layout such as ``"sparse_coo"``, whose tensor the run stores
+    densified (docs/artifact-format.md).
+    """
 
     dtype: str
     shape: tuple[int, ...]
+    layout: str = "strided"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dtype": self.dtype, "shape": list(self.shape)}
+        extra = {} if self.layout == "strided" else {"layout": self.layout}
+        return {"dtype": self.dtype, "shape": list(self.shape), **extra}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> TensorInfo:
         shape = req_list(data, "shape", where)
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise ArtifactError(f"{where}: key 'shape' must be a list of non-negative integers")
-        return cls(dtype=req_str(data, "dtype", where), shape=tuple(shape))
+        layout = req_str(data, "layout", where) if "layout" in data else "strided"
+        return cls(dtype=req_str(data, "dtype", where), shape=tuple(shape), layout=layout)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NonFinite:
+    """The first step where training held a NaN or an infinity, and what held it first.
+
+    ``what`` is ``"loss"``, ``"grad of <parameter>"`` or ``"param <parameter>"``
+    (after that step's optimizer step), checked in that order.
+    """
+
+    step: int
+    what: str
+
+    def text(self) -> str:
+        """``"loss non-finite from step 4"``."""
+        return f"{self.what} non-finite from step {self.step}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "what": self.what}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> NonFinite:
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where}: expected an object or null")
+        return cls(step=req_int(data, "step", where, minimum=0), what=req_str(data, "what", where))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,6 +290,9 @@ class ScenarioRecord:
 
     ``ranks_agree`` (distributed replays only, else empty) holds one flag per step: whether
     every rank's parameters were bitwise equal to rank 0's after that step.
+
+    ``first_nonfinite`` names the first step where the loss, a gradient or a parameter
+    held a NaN or an infinity (None: training stayed finite, or a run from before the key).
     """
 
     name: str
@@ -255,9 +305,14 @@ class ScenarioRecord:
     modules: tuple[str, ...] = ()
     duration_s: float = 0.0
     ranks_agree: tuple[bool, ...] = ()
+    first_nonfinite: NonFinite | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {"ranks_agree": list(self.ranks_agree)} if self.ranks_agree else {}
+        extra: dict[str, Any] = {}
+        if self.ranks_agree:
+            extra["ranks_agree"] = list(self.ranks_agree)
+        nonfinite = self.first_nonfinite
+        extra["first_nonfinite"] = None if nonfinite is None else nonfinite.to_dict()
         return {
             **extra,
             "name": self.name,
@@ -305,4 +360,7 @@ class ScenarioRecord:
             modules=tuple(modules),
             duration_s=float(duration),
             ranks_agree=tuple(agree),
+            first_nonfinite=None
+            if data.get("first_nonfinite") is None
+            else NonFinite.from_dict(data["first_nonfinite"], f"{where}.first_nonfinite"),
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._log import log
 from reprocheck.model.records import (
+    NonFinite,
     ScenarioConfig,
     ScenarioRecord,
     StepRecord,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from reprocheck.replay.options import ReplayOptions
     from reprocheck.replay.trace import OpTracer
 
-__all__ = ["replay"]
+__all__ = ["final_tensors", "model_tensors", "replay"]
 
 
 def replay(
@@ -93,6 +94,7 @@ class _Trained:
     trace: tuple[TraceEntry, ...]
     tensors: dict[str, torch.Tensor]
     agreement: tuple[bool, ...]
+    first_nonfinite: NonFinite | None = None
 
     def record(self, spec: ScenarioSpec, config: ScenarioConfig, seconds: float) -> ScenarioRecord:
         return ScenarioRecord(
@@ -109,6 +111,7 @@ class _Trained:
             ),
             duration_s=round(seconds, 6),
             ranks_agree=self.agreement,
+            first_nonfinite=self.first_nonfinite,
         )
 
 
@@ -138,6 +141,7 @@ def _train(
             trace=tuple(tracer.entries) if tracer is not None else (),
             tensors=final_tensors(scenario),
             agreement=tuple(loop.agreement),
+            first_nonfinite=loop.first_nonfinite,
         )
     finally:
         if tracer is not None:
@@ -146,20 +150,30 @@ def _train(
 
 def final_tensors(scenario: Scenario) -> dict[str, torch.Tensor]:
     """Parameters, buffers and optimizer state, detached copies on the CPU."""
+    return model_tensors(scenario.model, scenario.optimizer)
 
+
+def model_tensors(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+) -> dict[str, torch.Tensor]:
+    """``model``'s parameters and buffers and ``optimizer``'s state, CPU copies.
+
+    Named as in :class:`~reprocheck.model.records.ScenarioRecord` (``param/...``,
+    ``buffer/...``, ``optim/<parameter>/<key>``); no optimizer, no ``optim/`` entries.
+    """
     out: dict[str, torch.Tensor] = {}
-    model = scenario.model
     names: dict[int, str] = {}
     for name, p in model.named_parameters():
         names[id(p)] = name
         out[f"param/{name}"] = p
     for name, b in model.named_buffers():
         out[f"buffer/{name}"] = b
-    for g, group in enumerate(scenario.optimizer.param_groups):
+    groups = [] if optimizer is None else optimizer.param_groups
+    state = {} if optimizer is None else optimizer.state
+    for g, group in enumerate(groups):
         for i, p in enumerate(group["params"]):
-            state = scenario.optimizer.state.get(p, {})
             owner = names.get(id(p), f"group{g}.{i}")
-            for key, value in state.items():
+            for key, value in state.get(p, {}).items():
                 tensor = _as_tensor(value)
                 if tensor is not None:
                     out[f"optim/{owner}/{key}"] = tensor
@@ -181,7 +195,10 @@ def _as_tensor(value: Any) -> torch.Tensor | None:
 
 
 def _info(t: torch.Tensor) -> TensorInfo:
-    return TensorInfo(dtype=str(t.dtype).removeprefix("torch."), shape=tuple(t.shape))
+    layout = str(t.layout).removeprefix("torch.")
+    return TensorInfo(
+        dtype=str(t.dtype).removeprefix("torch."), shape=tuple(t.shape), layout=layout
+    )
 
 
 def _model_dtype(model: torch.nn.Module, fallback: torch.dtype) -> str:

@@ -5,6 +5,11 @@ One step is: fetch the batch and compute the loss (phase ``forward``), ``loss.ba
 (``optimizer``). Around the phases :class:`Trainer` records loss, norms and digests; in a
 traced step an :class:`~reprocheck.replay.trace.OpTracer` records every aten operator
 inside them. The recording only reads tensors: it never changes the numbers.
+
+Sparse gradients (``nn.Embedding(sparse=True)``) are digested coalesced and their norms
+are the norms of their coalesced values. The first step where the loss, a gradient or a
+parameter holds a NaN or an infinity is kept (:attr:`Trainer.first_nonfinite`) and named
+once in a warning.
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as compat
 from reprocheck._log import log
 from reprocheck.errors import ScenarioError
 from reprocheck.model.digest import tensor_digest
-from reprocheck.model.records import StepRecord
+from reprocheck.model.records import NonFinite, StepRecord
 from reprocheck.scenarios import describe_error
 from reprocheck.scenarios.api import Scenario
 
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from reprocheck.replay.distributed import DistSetup
     from reprocheck.replay.trace import OpTracer
 
-__all__ = ["Trainer", "batch_digest", "phase"]
+__all__ = ["Trainer", "batch_digest", "first_nonfinite", "norm_operands", "phase"]
 
 
 class Trainer:
@@ -55,6 +60,8 @@ class Trainer:
             self.forward_model = wrap_model(scenario.model, dist, device)
         #: Per recorded step of a distributed replay: did every rank agree with rank 0?
         self.agreement: list[bool] = []
+        #: The first step where the loss, a gradient or a parameter was non-finite.
+        self.first_nonfinite: NonFinite | None = None
 
     def param_digests(self) -> dict[str, str]:
         return {name: tensor_digest(p) for name, p in self.params.items()}
@@ -76,7 +83,8 @@ class Trainer:
         # Before the optimizer phase: clipping rescales the gradients in place.
         grads = {n: p.grad for n, p in self.params.items() if p.grad is not None}
         grad_digests = {n: tensor_digest(g) for n, g in grads.items()}
-        grad_norm = _total(compat.stable_norms([g.detach() for g in grads.values()]))
+        grad_norms = compat.stable_norms(norm_operands(grads.values()))
+        grad_norm = _total(grad_norms)
         self.optimize(step, tracer)
         loss_value = float(loss.detach())
         metrics = self._metrics(step, local, loss)
@@ -85,7 +93,9 @@ class Trainer:
             loss_value, metrics = self._across_ranks(
                 self.dist, step, loss_value, metrics, param_digests
             )
-        norms = compat.stable_norms([p.detach() for p in self.params.values()])
+        norms = compat.stable_norms(norm_operands(self.params.values()))
+        if self.first_nonfinite is None:
+            self._note_nonfinite(step, float(loss.detach()), (grads, grad_norms), norms)
         return StepRecord(
             step=step,
             loss=loss_value,
@@ -98,6 +108,23 @@ class Trainer:
             grad_digests=grad_digests,
             param_norms=dict(zip(self.params, norms, strict=True)),
         )
+
+    def _note_nonfinite(
+        self,
+        step: int,
+        loss: float,
+        grads: tuple[dict[str, torch.Tensor], list[float]],
+        norms: list[float],
+    ) -> None:
+        """Keep (and name in a warning) the first non-finite loss, gradient or parameter."""
+        what = first_nonfinite(
+            loss, dict(zip(grads[0], grads[1], strict=True)), grads[0], "grad of "
+        ) or first_nonfinite(None, dict(zip(self.params, norms, strict=True)), self.params, "")
+        if what is None:
+            return
+        self.first_nonfinite = NonFinite(step=step, what=what)
+        if self.dist is None or self.dist.rank == 0:
+            log(f"{self.name}: {what} non-finite from step {step}", kind="warning")
 
     def forward(self, step: int, tracer: OpTracer | None) -> tuple[Any, Any, torch.Tensor]:
         """Phase ``forward``: ``(global batch, this rank's batch, loss)``."""
@@ -182,6 +209,46 @@ class Trainer:
                 kind="warning",
             )
         return means[0], {k: means[i + 1] for i, k in enumerate(keys)}
+
+
+def norm_operands(tensors: Any) -> list[torch.Tensor]:
+    """What :func:`~reprocheck._compat.torch.stable_norms` takes for these tensors.
+
+    A sparse tensor's norm is its coalesced values' norm (the implicit zeros add nothing).
+    """
+    import torch
+
+    out = []
+    for tensor in tensors:
+        t = tensor.detach()
+        if t.layout != torch.strided:
+            t = (t if t.layout == torch.sparse_coo else t.to_sparse()).coalesce().values()
+        out.append(t)
+    return out
+
+
+def first_nonfinite(
+    loss: float | None,
+    norms: Mapping[str, float],
+    tensors: Mapping[str, torch.Tensor],
+    prefix: str,
+) -> str | None:
+    """``"loss"``, or ``prefix + name`` of the first tensor holding a NaN or an infinity.
+
+    A finite tensor's float32 norm can overflow to infinity: a non-finite norm is
+    confirmed on the tensor itself before the tensor is named.
+    """
+    import torch
+
+    if loss is not None and not math.isfinite(loss):
+        return "loss"
+    for name, norm in norms.items():
+        if math.isfinite(norm):
+            continue
+        values = norm_operands([tensors[name]])[0]
+        if not bool(torch.isfinite(values).all()):
+            return prefix + name
+    return None
 
 
 def _total(norms: list[float]) -> float:

@@ -68,6 +68,7 @@ class OpTracer:
         self._phase = "init"
         self._active = False
         self._paused = False
+        self._follow_backward = False
         self._node_getter: Any = None
 
     # -- public API -------------------------------------------------------------------
@@ -84,16 +85,19 @@ class OpTracer:
                 self._param_module.setdefault(id(param), path)
 
     @contextlib.contextmanager
-    def recording(self, step: int, phase: str) -> Iterator[None]:
+    def recording(self, step: int, phase: str, *, follow_backward: bool = False) -> Iterator[None]:
         """Trace every aten operator run inside the block as ``step``, ``phase``.
 
         Blocks for the same step continue its index; use :meth:`set_phase` inside a block
-        to move on to the next phase.
+        to move on to the next phase. With ``follow_backward`` (for code whose
+        ``loss.backward()`` call is not ours to wrap), the phase moves from ``forward`` to
+        ``backward`` at the first operator the autograd engine runs.
         """
         base = _compat.dispatch_mode_base()
         if self._active:
             raise RuntimeError("OpTracer.recording blocks cannot be nested")
         self._step, self._phase = step, phase
+        self._follow_backward = follow_backward
         self._frames.clear()
         self._node_getter = _compat.autograd_node_getter()
         if base is None:  # pragma: no cover - no dispatch modes: an empty trace
@@ -183,6 +187,9 @@ class OpTracer:
                 continue
             todo.extend(nxt for nxt, _ in node.next_functions if nxt is not None)
 
+    def _in_backward(self) -> bool:
+        return self._node_getter is not None and self._node_getter() is not None
+
     def _module_for(self, args: Any, kwargs: Any) -> str:
         if self._frames:
             return self._frames[-1][0]
@@ -212,6 +219,8 @@ class OpTracer:
         info = op_info(func)
         if self._paused or info.skip:
             return
+        if self._follow_backward and self._phase == "forward" and self._in_backward():
+            self._phase = "backward"
         tensors = _tensors(out)
         if not tensors and info.mutated:
             # In-place operators that return nothing (e.g. ``_foreach_add_``): what they

@@ -15,7 +15,9 @@ itself. Instead, per output tensor:
   the replay loop's exact per-step digests, only not pinned to this operator;
 * operators that only make views (``view``, ``t``, ``expand``, ``detach``...) compute no
   new numbers: their digest covers dtype and shape only;
-* uninitialised memory (``empty``...): dtype and shape only, since its bytes vary by design.
+* uninitialised memory (``empty``...): dtype and shape only, since its bytes vary by design;
+* sparse outputs (an embedding's sparse gradient): layout and the exact
+  :func:`~reprocheck.model.digest.tensor_digest` of the coalesced indices and values.
 
 The digest is then BLAKE2b over dtype, shape and those CRCs, so it is *not* equal to
 :func:`reprocheck.model.digest.tensor_digest` of the same tensor. Exact per-step digests
@@ -34,7 +36,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
-from reprocheck.model.digest import SAMPLE_SIZE
+from reprocheck.model.digest import SAMPLE_SIZE, tensor_digest
 
 if TYPE_CHECKING:
     import torch
@@ -109,6 +111,11 @@ def describe_outputs(
     contents = not (info.view or info.uninitialized)
     for t, shape in zip(tensors, shapes, strict=True):
         h.update(f"{t.dtype}|{shape}|".encode())
+        if t.layout != torch.strided and contents and t.device.type != "meta":
+            # A sparse output (an embedding's sparse gradient): its layout and the exact
+            # digest of its coalesced indices and values; no summary numbers.
+            h.update(f"{t.layout}|{tensor_digest(t)}".encode())
+            continue
         if not contents or t.layout != torch.strided or t.device.type == "meta":
             continue  # no new numbers (a view), no defined bytes, or no memory to read
         flat = t.detach().reshape(-1)  # contiguous: reshape copies what is not

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprocheck._log import log
+from reprocheck.errors import InputError
+from reprocheck.model.records import RECORDED_SOURCE
 from reprocheck.replay.options import ReplayOptions
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ def replay_like(
     from reprocheck.workflows.run import run_scenarios
 
     run = store.load_run(Path(baseline))
+    _refuse_recorded(run.records.values(), baseline)
     groups: dict[ReplayOptions, list[str]] = {}
     for name, record in run.records.items():
         groups.setdefault(ReplayOptions.for_record(record.config), []).append(name)
@@ -97,3 +100,15 @@ def check_against(
         candidate = replay_like(baseline, Path(tmp) / "run", on_scenario=on_scenario)
         result = compare(baseline, candidate, policy=policy)
     return dataclasses.replace(result, candidate="(replayed here)")
+
+
+def _refuse_recorded(records: Iterable[ScenarioRecord], baseline: Path) -> None:
+    """A run recorded from the user's own loop has no scenario to replay by its name."""
+    for record in records:
+        if record.source == RECORDED_SOURCE:
+            raise InputError(
+                f"{record.name!r} in {baseline} was recorded from your own training loop "
+                "(reprocheck.record), so there is no scenario to replay here",
+                hint="Run your training script again here under reprocheck.record, then "
+                "compare the two runs.",
+            )

@@ -353,6 +353,8 @@ def _tensor_difference(
         if key not in a or key not in b:
             return Difference(None, "final", "tensor", key, detail="missing on one side")
         ta, tb = a[key], b[key]
+        if ta.layout != tb.layout:  # a sparse tensor against its stored, densified copy
+            ta, tb = ta.to_dense(), tb.to_dense()
         if (ta.dtype, ta.shape) != (tb.dtype, tb.shape):
             return Difference(None, "final", "tensor", key, detail="dtype or shape differs")
         if tensor_bytes(ta) != tensor_bytes(tb):
