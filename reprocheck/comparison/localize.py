@@ -9,8 +9,9 @@ Two sources, finest first:
   output shapes and dtypes with :class:`difflib.SequenceMatcher`; calls present on one side only
   are structural differences; the first *aligned* call (in the baseline's order) whose
   output digest differs is the first differing operator.
-* The per-step records: init digests (step 0, ``init``), then per step the batch and loss
-  (``forward``), gradients (``backward``), learning rate and parameters (``optimizer``).
+* The per-step records: init digests (step 0, ``init``), then per step the batch, loss,
+  metrics and buffers (``forward``: batch-norm statistics move in the forward pass),
+  gradients (``backward``), learning rates and parameters (``optimizer``).
 
 The earlier of the two wins; the trace names the operator and its module.
 """
@@ -199,9 +200,11 @@ def _step_divergence(b: StepRecord, c: StepRecord) -> RecordDivergence | None:
         ("forward", lambda: "batch" if b.batch_digest != c.batch_digest else None, False),
         ("forward", lambda: None if same_float(b.loss, c.loss) else "loss", False),
         ("forward", lambda: _prefixed("metrics/", _first_float_diff(b.metrics, c.metrics)), False),
+        ("forward", lambda: _buffer_diff(b, c), False),
         ("backward", lambda: _first_key_diff(b.grad_digests, c.grad_digests), True),
         ("backward", lambda: None if same_float(b.grad_norm, c.grad_norm) else "grad_norm", False),
         ("optimizer", lambda: None if same_float(b.lr, c.lr) else "lr", False),
+        ("optimizer", lambda: _lrs_diff(b.lrs, c.lrs), False),
         ("optimizer", lambda: _first_key_diff(b.param_digests, c.param_digests), True),
         (
             "optimizer",
@@ -215,6 +218,25 @@ def _step_divergence(b: StepRecord, c: StepRecord) -> RecordDivergence | None:
         if found is not None:
             return RecordDivergence(s, phase, found, found if is_parameter else None)
     return None
+
+
+def _buffer_diff(b: StepRecord, c: StepRecord) -> str | None:
+    """``buffer/<name>`` of the first buffer whose digest differs (buffers such as batch-norm
+    running statistics change in the forward pass); runs from before buffers were recorded
+    per step hold none, and are not compared here."""
+    if not b.buffer_digests or not c.buffer_digests:
+        return None
+    return _prefixed("buffer/", _first_key_diff(b.buffer_digests, c.buffer_digests))
+
+
+def _lrs_diff(b: Sequence[float], c: Sequence[float]) -> str | None:
+    """``lrs[i]`` of the first param group whose learning rate differs (both recorded)."""
+    if not b or not c:
+        return None
+    if len(b) != len(c):
+        return "lrs"
+    pairs = enumerate(zip(b, c, strict=True))
+    return next((f"lrs[{i}]" for i, (x, y) in pairs if not same_float(x, y)), None)
 
 
 def _prefixed(prefix: str, value: str | None) -> str | None:
@@ -272,19 +294,27 @@ def locate(
     """The first divergence of one scenario, with its kind; None when nothing differs.
 
     The first differing traced operator wins when it comes no later than the first
-    difference in the records; else the records name the place; else (only the saved
-    final tensors differ) the worst final tensor, at the last step, phase ``final``.
+    difference in the records — except a different batch in the same step, which comes
+    before every operator of that step (the batch is built outside the traced step, and
+    every operator that reads it differs because of it); else the records name the place;
+    else (only the saved final tensors differ) the worst final tensor, at the last step,
+    phase ``final``.
     """
     op = alignment.first
-    if op is not None and (
-        record is None or op.position <= (record.step, PHASE_ORDER[record.phase])
-    ):
+    if op is not None and (record is None or _operator_first(op, record)):
         return _at_operator(op, baseline, candidate)
     if record is not None:
         return _at_record(record, baseline, candidate, growth)
     if not changed_tensors:
         return None
     return _at_final_tensors(baseline, changed_tensors)
+
+
+def _operator_first(op: OpDivergence, record: RecordDivergence) -> bool:
+    where = (record.step, PHASE_ORDER[record.phase])
+    if record.location == "batch":
+        return op.position < where
+    return op.position <= where
 
 
 def _at_operator(
@@ -314,6 +344,8 @@ def _at_record(
 ) -> FirstDivergence:
     """The first divergence at the first per-step record that differs."""
     step_rel = next((g.max_rel for g in growth if g.step == record.step), 0.0)
+    if record.location.startswith("buffer/"):
+        step_rel = max(step_rel, _buffer_rel(baseline, candidate, record.step))
     return FirstDivergence(
         step=record.step,
         phase=record.phase,
@@ -324,6 +356,22 @@ def _at_record(
         kind=record_kind(record.location, record.phase, step_rel, baseline.config.dtype),
         detail=None if record.phase == "init" else _rel_detail(step_rel, "step"),
     )
+
+
+def _buffer_rel(baseline: ScenarioRecord, candidate: ScenarioRecord, step: int) -> float:
+    """The largest relative difference of the buffers' norms at ``step``."""
+    worst = 0.0
+    for b, c in zip(baseline.steps, candidate.steps, strict=False):
+        if b.step != step:
+            continue
+        for key, x in b.buffer_norms.items():
+            y = c.buffer_norms.get(key)
+            if y is None or same_float(x, y):
+                continue
+            scale = max(abs(x), abs(y))
+            finite = math.isfinite(scale) and scale > 0
+            worst = max(worst, abs(x - y) / scale if finite else math.inf)
+    return worst
 
 
 def _at_final_tensors(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from reprocheck.comparison.classify import growth_of, trend_of
+from reprocheck.comparison.compiled import compiled_notes
 from reprocheck.comparison.envdiff import diff_fingerprints
 from reprocheck.comparison.localize import align_traces, locate, record_divergence
 from reprocheck.comparison.result import (
@@ -337,6 +338,7 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         )
     if first is not None and first.phase != "final" and not (changed_tensors or changed_metrics):
         notes.append("traced outputs differ but every recorded number agrees")
+    notes.extend(compiled_notes(b, c))
     for side, record in (("baseline", b), ("candidate", c)):
         if not all(record.ranks_agree):  # distributed runs only; empty means one process
             notes.append(

@@ -4,7 +4,11 @@ What one nox ``replay`` session does (:func:`replay_environment`): build the env
 pinned by ``lockfiles/<env>.txt`` with hashes (uv when available, else virtualenv and pip),
 with pip's configured index and find-links passed on (uv does not read pip.conf), bytecode
 compiled, and reprocheck installed without dependencies; then ``reprocheck run`` into
-``runs/<env>/``. Each stage is recorded in the environment's status file for the matrix.
+``runs/<env>/`` or, for a matrix of the user's own training command
+(``ReplayPlan.command``), that command, run from the project directory with the
+environment's interpreter first on ``PATH``, ``REPROCHECK_OUT=runs/<env>`` (where
+``reprocheck.record`` then writes) and ``REPROCHECK_LOCKFILE`` set. Each stage is
+recorded in the environment's status file for the matrix.
 The lockfile's sha256 is kept inside the environment (:data:`STAMP_NAME`): an edited
 lockfile wipes and rebuilds it on the next run; an unchanged one is reused in a second.
 
@@ -14,6 +18,7 @@ Imports only the standard library, nox and reprocheck's torch-free modules.
 from __future__ import annotations
 
 import dataclasses
+import os
 import queue
 import shutil
 import subprocess
@@ -27,12 +32,15 @@ import nox
 
 from reprocheck.artifacts.matrix_files import write_status
 from reprocheck.errors import ExitCode
+from reprocheck.model.formats import MANIFEST
 from reprocheck.model.matrix import EnvState, EnvStatus
 from reprocheck.pinned.lockfile import Lockfile, lockfile_sha256, read_lockfile
 from reprocheck.pinned.pipconfig import pip_install_options, uv_install_options
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "LOCKFILE_ENV",
+    "OUT_ENV",
     "STAMP_NAME",
     "BuildFailed",
     "ReplayPlan",
@@ -45,6 +53,11 @@ STAMP_NAME = "reprocheck-lockfile.sha256"
 #: ``reprocheck run`` without names replays these (reprocheck.scenarios.BUILTIN_NAMES,
 #: which imports torch: this module must not).
 BUILTIN_SCENARIOS = ("mlp", "cnn", "transformer", "rnn")
+#: Where the user's command writes its run (``reprocheck.record`` reads it when given no
+#: ``out``; reprocheck.workflows.record.OUT_ENV, which imports torch: this module must not).
+OUT_ENV = "REPROCHECK_OUT"
+#: The lockfile in force, which the command's fingerprint records (reprocheck.env.packages).
+LOCKFILE_ENV = "REPROCHECK_LOCKFILE"
 #: Seconds of installer silence before a "still installing" line.
 _HEARTBEAT_S = 30.0
 
@@ -58,12 +71,15 @@ class ReplayPlan:
         runs_dir: where each environment's run goes (``runs_dir/<env>/``).
         install: how to install reprocheck into each environment (always ``--no-deps``).
         run_args: more ``reprocheck run`` options, e.g. ``("--steps", "5")``.
+        command: the user's own training command, run instead of ``reprocheck run``
+            (empty: replay scenarios); it writes its run to ``$REPROCHECK_OUT``.
     """
 
     lock_dir: Path
     runs_dir: Path
     install: tuple[str, ...]
     run_args: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
 
 
 def replay_environment(
@@ -71,8 +87,10 @@ def replay_environment(
 ) -> None:
     """Build (or reuse) ``env``'s environment and replay ``scenarios`` in it (all if empty).
 
-    Each stage is recorded in ``runs_dir/.status/<env>.json`` for the matrix; a build that
-    fails is recorded as ``not built`` and fails the session.
+    With ``plan.command``, run that command instead (``scenarios`` are then more arguments
+    for it). Each stage is recorded in ``runs_dir/.status/<env>.json`` for the matrix; a
+    build that fails is recorded as ``not built`` and fails the session, a run that fails
+    (or a command that writes no run) as ``run failed``.
     """
     lockfile = plan.lock_dir / f"{env}.txt"
     runs_dir = plan.runs_dir
@@ -89,16 +107,45 @@ def replay_environment(
         session.error(f"{exc} (exit {int(ExitCode.ENVIRONMENT)})")
     status("built", python=python)
     out = runs_dir / env
-    argv = ["reprocheck", "run", *scenarios, "--out", str(out), "--force"]
-    argv += ["--lockfile", str(lockfile), *plan.run_args]
-    replayed = ", ".join(scenarios or BUILTIN_SCENARIOS)
-    session.log(f"[{env}] step 3/3: replaying {replayed} into {out}")
+    if plan.command:
+        argv, extra = _own_command(session, env, plan, lockfile=lockfile, out=out, more=scenarios)
+    else:
+        argv = ["reprocheck", "run", *scenarios, "--out", str(out), "--force"]
+        argv += ["--lockfile", str(lockfile), *plan.run_args]
+        extra = {}
+        replayed = ", ".join(scenarios or BUILTIN_SCENARIOS)
+        session.log(f"[{env}] step 3/3: replaying {replayed} into {out}")
     try:
-        session.run(*argv)
+        session.run(*argv, env=extra)
     except nox.command.CommandFailed:
         status("run failed", f"`{' '.join(argv)}` failed in environment {env}", python)
         raise
+    if plan.command and not (out / MANIFEST).is_file():
+        message = (
+            f"`{' '.join(argv)}` wrote no run to {out} in environment {env}: record it with "
+            f"reprocheck.record(...) without `out` (it reads ${OUT_ENV})"
+        )
+        status("run failed", message, python)
+        session.error(message)
     status("ran", python=python)
+
+
+def _own_command(
+    session: nox.Session,
+    env: str,
+    plan: ReplayPlan,
+    *,
+    lockfile: Path,
+    out: Path,
+    more: Sequence[str],
+) -> tuple[list[str], dict[str, str]]:
+    """The user's command for ``env`` and its variables; clears the old run at ``out``."""
+    argv = [*plan.command, *more]
+    if out.is_dir():  # a failed command must not leave the previous matrix's run behind
+        shutil.rmtree(out)
+    extra = {OUT_ENV: str(out.resolve()), LOCKFILE_ENV: str(lockfile.resolve())}
+    session.log(f"[{env}] step 3/3: running `{' '.join(argv)}` ({OUT_ENV}={out}) in {os.getcwd()}")
+    return argv, extra
 
 
 class BuildFailed(Exception):

@@ -5,7 +5,10 @@
     reprocheck.nox.matrix(lockfiles="lockfiles", scenarios=["mlp", "cnn"])
 
 registers ``replay`` (one session per lockfile, e.g. ``replay(env='torch-2.13.0')``) and
-``compare`` (every run against the baseline, as one table). Run them with
+``compare`` (every run against the baseline, as one table). With
+``command=["python", "train.py"]`` instead of ``scenarios``, each environment runs your
+own training script, which records its run with ``reprocheck.record(model=...)`` (no
+``out``: it reads ``REPROCHECK_OUT=runs/<env>``, set by the session). Run them with
 ``python -m reprocheck.nox``, which runs ``nox -s replay compare`` and exits with the
 matrix's verdict: 0 reproducible, 1 drift, 3 an environment could not be built.
 
@@ -40,7 +43,7 @@ import nox
 from reprocheck._boundary import guarded
 from reprocheck._version import __version__
 from reprocheck.artifacts.matrix_files import MATRIX_FILE, read_matrix_result, read_status
-from reprocheck.errors import ArtifactError, ExitCode
+from reprocheck.errors import ArtifactError, ExitCode, InputError
 from reprocheck.integrations.nox_build import STAMP_NAME, ReplayPlan, replay_environment
 from reprocheck.model.matrix import MatrixResult, version_key
 from reprocheck.report.matrix import render_verdict
@@ -69,6 +72,7 @@ def matrix(
     run_args: Sequence[str] = (),
     install_reprocheck: Sequence[str] | None = None,
     venv_backend: str = "uv|virtualenv",
+    command: Sequence[str] | None = None,
 ) -> tuple[Callable[..., None], Callable[..., None]]:
     """Register the ``replay`` and ``compare`` sessions in the calling noxfile.
 
@@ -85,6 +89,10 @@ def matrix(
             ``--no-deps``); default: this source tree, editable, when reprocheck runs from
             one, else ``reprocheck==<this version>``.
         venv_backend: nox backend(s) for the replay environments.
+        command: your own training command, e.g. ``["python", "train.py"]``, run in each
+            environment instead of ``reprocheck run``, with ``REPROCHECK_OUT=runs/<env>``
+            (:mod:`~reprocheck.integrations.nox_build`); posargs not naming environments
+            are appended. Excludes ``scenarios`` and ``run_args`` (else InputError).
 
     Returns:
         The two session functions (already registered with nox).
@@ -92,7 +100,8 @@ def matrix(
     lock_dir, runs_dir = Path(lockfiles), Path(runs)
     names = environments(lock_dir)
     install = tuple(install_reprocheck or _default_reprocheck_install())
-    plan = ReplayPlan(lock_dir, runs_dir, install, tuple(run_args))
+    own = _checked_command(command, scenarios, run_args)
+    plan = ReplayPlan(lock_dir, runs_dir, install, tuple(run_args), own)
 
     @nox.session(python=python, venv_backend=venv_backend, reuse_venv=True, default=False)
     @nox.parametrize("env", names or ["(none)"])
@@ -113,6 +122,29 @@ def matrix(
         _compare(session, names, chosen, lock_dir, runs_dir)
 
     return replay, compare
+
+
+def _checked_command(
+    command: Sequence[str] | None, scenarios: Sequence[str], run_args: Sequence[str]
+) -> tuple[str, ...]:
+    """``command`` as a tuple (empty when None), or an InputError naming what is wrong."""
+    if command is None:
+        return ()
+    if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
+        raise InputError(
+            f"command must be a non-empty list of strings, got {command!r}",
+            hint='Give the program and its arguments, e.g. command=["python", "train.py"].',
+            field="command",
+        )
+    for given, name in ((scenarios, "scenarios"), (run_args, "run_args")):
+        if given:
+            raise InputError(
+                f"matrix() takes command or {name}, not both",
+                hint=f"Drop {name}: your command runs instead of `reprocheck run`, and "
+                "records its run with reprocheck.record(model=...) (REPROCHECK_OUT).",
+                field="command",
+            )
+    return tuple(command)
 
 
 def _default_reprocheck_install() -> list[str]:

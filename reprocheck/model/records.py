@@ -25,10 +25,12 @@ from reprocheck._schema import (
     req_str,
 )
 from reprocheck.errors import ArtifactError
+from reprocheck.model.compiled import Compiled
 
 __all__ = [
     "PHASES",
     "RECORDED_SOURCE",
+    "Compiled",
     "NonFinite",
     "Phase",
     "ScenarioConfig",
@@ -192,9 +194,15 @@ class StepRecord:
     grad_digests: dict[str, str]
     param_norms: dict[str, float]
     lrs: tuple[float, ...] = ()
+    buffer_digests: dict[str, str] = dataclasses.field(default_factory=dict)
+    buffer_norms: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {"lrs": [encode_float(v) for v in self.lrs]} if self.lrs else {}
+        extra: dict[str, Any] = {"lrs": [encode_float(v) for v in self.lrs]} if self.lrs else {}
+        if self.buffer_digests:
+            extra["buffer_digests"] = dict(self.buffer_digests)
+        if self.buffer_norms:
+            extra["buffer_norms"] = {k: encode_float(v) for k, v in self.buffer_norms.items()}
         return {
             "step": self.step,
             "loss": encode_float(self.loss),
@@ -225,6 +233,14 @@ class StepRecord:
             lrs=tuple(
                 decode_float(v, f"{where}.lrs")
                 for v in (req_list(data, "lrs", where) if "lrs" in data else [])
+            ),
+            buffer_digests=_strs(
+                req_dict(data, "buffer_digests", where) if "buffer_digests" in data else {},
+                f"{where}.buffer_digests",
+            ),
+            buffer_norms=_floats(
+                req_dict(data, "buffer_norms", where) if "buffer_norms" in data else {},
+                f"{where}.buffer_norms",
             ),
         )
 
@@ -293,6 +309,7 @@ class ScenarioRecord:
 
     ``first_nonfinite`` names the first step where the loss, a gradient or a parameter
     held a NaN or an infinity (None: training stayed finite, or a run from before the key).
+    ``compiled``: what ``torch.compile`` did (None: no compiled module, or an older run).
     """
 
     name: str
@@ -306,6 +323,7 @@ class ScenarioRecord:
     duration_s: float = 0.0
     ranks_agree: tuple[bool, ...] = ()
     first_nonfinite: NonFinite | None = None
+    compiled: Compiled | None = None
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -313,6 +331,8 @@ class ScenarioRecord:
             extra["ranks_agree"] = list(self.ranks_agree)
         nonfinite = self.first_nonfinite
         extra["first_nonfinite"] = None if nonfinite is None else nonfinite.to_dict()
+        if self.compiled is not None:
+            extra["compiled"] = self.compiled.to_dict()
         return {
             **extra,
             "name": self.name,
@@ -363,4 +383,7 @@ class ScenarioRecord:
             first_nonfinite=None
             if data.get("first_nonfinite") is None
             else NonFinite.from_dict(data["first_nonfinite"], f"{where}.first_nonfinite"),
+            compiled=None
+            if data.get("compiled") is None
+            else Compiled.from_dict(data["compiled"], f"{where}.compiled"),
         )

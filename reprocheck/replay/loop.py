@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._log import log
 from reprocheck.model.records import (
+    Compiled,
     NonFinite,
     ScenarioConfig,
     ScenarioRecord,
@@ -20,6 +22,7 @@ from reprocheck.model.records import (
     TensorInfo,
     TraceEntry,
 )
+from reprocheck.replay.compiled import CompileWatch, plain_name
 from reprocheck.replay.seeding import seeded
 from reprocheck.replay.step import Trainer, phase
 from reprocheck.scenarios import ScenarioSpec
@@ -95,6 +98,7 @@ class _Trained:
     tensors: dict[str, torch.Tensor]
     agreement: tuple[bool, ...]
     first_nonfinite: NonFinite | None = None
+    compiled: Compiled | None = None
 
     def record(self, spec: ScenarioSpec, config: ScenarioConfig, seconds: float) -> ScenarioRecord:
         return ScenarioRecord(
@@ -106,12 +110,14 @@ class _Trained:
             trace=self.trace,
             tensors={name: _info(t) for name, t in self.tensors.items()},
             modules=tuple(
-                f"{spec.name}.{name}" if name else spec.name
+                f"{spec.name}.{plain_name(name)}" if plain_name(name) else spec.name
                 for name, _ in self.scenario.model.named_modules()
+                if not name or plain_name(name)  # torch.compile's wrapper is the model
             ),
             duration_s=round(seconds, 6),
             ranks_agree=self.agreement,
             first_nonfinite=self.first_nonfinite,
+            compiled=self.compiled,
         )
 
 
@@ -130,10 +136,14 @@ def _train(
             tracer.attach(scenario.model)
         loop = Trainer(spec.name, scenario, dist=dist, device=options.device)
         init_digests = loop.param_digests()
+        watch = CompileWatch(spec.name, scenario.model)
+        last_traced = min(options.trace_steps, ctx.steps) - 1 if tracer is not None else -1
         records = []
         for step in range(ctx.steps):
             log(f"{spec.name}: step {step + 1}/{ctx.steps}", kind="progress")
-            records.append(loop.step(step, tracer if step < options.trace_steps else None))
+            records.append(loop.step(step, tracer if step <= last_traced else None))
+            if step <= last_traced:
+                watch.traced(step, last=step == last_traced)
         return _Trained(
             scenario=scenario,
             init_digests=init_digests,
@@ -142,6 +152,7 @@ def _train(
             tensors=final_tensors(scenario),
             agreement=tuple(loop.agreement),
             first_nonfinite=loop.first_nonfinite,
+            compiled=watch.result(),
         )
     finally:
         if tracer is not None:
@@ -150,34 +161,41 @@ def _train(
 
 def final_tensors(scenario: Scenario) -> dict[str, torch.Tensor]:
     """Parameters, buffers and optimizer state, detached copies on the CPU."""
-    return model_tensors(scenario.model, scenario.optimizer)
+    return model_tensors(scenario.model, scenario.optimizers)
 
 
 def model_tensors(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None,
 ) -> dict[str, torch.Tensor]:
     """``model``'s parameters and buffers and ``optimizer``'s state, CPU copies.
 
     Named as in :class:`~reprocheck.model.records.ScenarioRecord` (``param/...``,
     ``buffer/...``, ``optim/<parameter>/<key>``); no optimizer, no ``optim/`` entries.
+    With several optimizers, the state of the i-th is ``optim/<i>/<parameter>/<key>``.
     """
     out: dict[str, torch.Tensor] = {}
     names: dict[int, str] = {}
-    for name, p in model.named_parameters():
-        names[id(p)] = name
+    for full_name, p in model.named_parameters():
+        names[id(p)] = name = plain_name(full_name)
         out[f"param/{name}"] = p
     for name, b in model.named_buffers():
-        out[f"buffer/{name}"] = b
-    groups = [] if optimizer is None else optimizer.param_groups
-    state = {} if optimizer is None else optimizer.state
-    for g, group in enumerate(groups):
-        for i, p in enumerate(group["params"]):
-            owner = names.get(id(p), f"group{g}.{i}")
-            for key, value in state.get(p, {}).items():
-                tensor = _as_tensor(value)
-                if tensor is not None:
-                    out[f"optim/{owner}/{key}"] = tensor
+        out[f"buffer/{plain_name(name)}"] = b
+    optimizers = [] if optimizer is None else list(_as_sequence(optimizer))
+    for o, opt in enumerate(optimizers):
+        prefix = "optim/" if len(optimizers) == 1 else f"optim/{o}/"
+        for g, group in enumerate(opt.param_groups):
+            for i, p in enumerate(group["params"]):
+                owner = names.get(id(p), f"group{g}.{i}")
+                for key, value in opt.state.get(p, {}).items():
+                    tensor = _as_tensor(value)
+                    if tensor is not None:
+                        out[f"{prefix}{owner}/{key}"] = tensor
     return {k: v.detach().to("cpu").clone() for k, v in out.items()}
+
+
+def _as_sequence(optimizer: Any) -> Sequence[Any]:
+    return optimizer if isinstance(optimizer, (list, tuple)) else (optimizer,)
 
 
 def _as_tensor(value: Any) -> torch.Tensor | None:

@@ -2,7 +2,9 @@
 
 One step is: fetch the batch and compute the loss (phase ``forward``), ``loss.backward()``
 (``backward``), then gradient clipping, ``optimizer.step()`` and the LR scheduler
-(``optimizer``). Around the phases :class:`Trainer` records loss, norms and digests; in a
+(``optimizer``). With ``micro_batches=N`` the forward and backward phases alternate N
+times (one per micro-batch) before the one optimizer phase. Around the phases
+:class:`Trainer` records loss, norms, digests (buffers too) and every group's LR; in a
 traced step an :class:`~reprocheck.replay.trace.OpTracer` records every aten operator
 inside them. The recording only reads tensors: it never changes the numbers.
 
@@ -15,9 +17,8 @@ once in a warning.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as compat
@@ -25,6 +26,8 @@ from reprocheck._log import log
 from reprocheck.errors import ScenarioError
 from reprocheck.model.digest import tensor_digest
 from reprocheck.model.records import NonFinite, StepRecord
+from reprocheck.replay.compiled import plain_name
+from reprocheck.replay.observe import batch_digest, buffer_state, first_nonfinite, norm_operands
 from reprocheck.scenarios import describe_error
 from reprocheck.scenarios.api import Scenario
 
@@ -34,7 +37,14 @@ if TYPE_CHECKING:
     from reprocheck.replay.distributed import DistSetup
     from reprocheck.replay.trace import OpTracer
 
-__all__ = ["Trainer", "batch_digest", "first_nonfinite", "norm_operands", "phase"]
+__all__ = [
+    "Trainer",
+    "batch_digest",
+    "buffer_state",
+    "first_nonfinite",
+    "norm_operands",
+    "phase",
+]
 
 
 class Trainer:
@@ -52,7 +62,9 @@ class Trainer:
         self.dist = dist
         # Names, digests and final tensors come from the model itself; the loss sees the
         # DDP wrapper, whose forward and backward reduce the gradients across ranks.
-        self.params = dict(scenario.model.named_parameters())
+        # torch.compile's ``_orig_mod.`` left out: compiled and eager runs compare by name.
+        self.params = {plain_name(n): p for n, p in scenario.model.named_parameters()}
+        self.buffers = {plain_name(n): b for n, b in scenario.model.named_buffers()}
         self.forward_model = scenario.model
         if dist is not None:
             from reprocheck.replay.distributed import wrap_model
@@ -77,29 +89,30 @@ class Trainer:
 
     def step(self, step: int, tracer: OpTracer | None) -> StepRecord:
         """Run one training step and return its record."""
-        batch, local, loss = self.forward(step, tracer)
-        self.backward(step, tracer, loss)
-        lr = float(self.scenario.optimizer.param_groups[0]["lr"])
+        batch, local, loss = self._forward_backward(step, tracer)
+        step_loss = float(loss)
+        lrs = self.lrs()
+        lr = float(self.scenario.optimizers[0].param_groups[0]["lr"])
         # Before the optimizer phase: clipping rescales the gradients in place.
         grads = {n: p.grad for n, p in self.params.items() if p.grad is not None}
         grad_digests = {n: tensor_digest(g) for n, g in grads.items()}
         grad_norms = compat.stable_norms(norm_operands(grads.values()))
-        grad_norm = _total(grad_norms)
-        self.optimize(step, tracer)
-        loss_value = float(loss.detach())
+        self.optimize(step, tracer, step_loss)
         metrics = self._metrics(step, local, loss)
         param_digests = self.param_digests()
+        loss_value = step_loss
         if self.dist is not None:
             loss_value, metrics = self._across_ranks(
                 self.dist, step, loss_value, metrics, param_digests
             )
         norms = compat.stable_norms(norm_operands(self.params.values()))
         if self.first_nonfinite is None:
-            self._note_nonfinite(step, float(loss.detach()), (grads, grad_norms), norms)
+            self._note_nonfinite(step, step_loss, (grads, grad_norms), norms)
+        buffer_digests, buffer_norms = self.buffer_state()
         return StepRecord(
             step=step,
             loss=loss_value,
-            grad_norm=grad_norm,
+            grad_norm=_total(grad_norms),
             param_norm=_total(norms),
             lr=lr,
             batch_digest=batch_digest(batch),
@@ -107,7 +120,23 @@ class Trainer:
             param_digests=param_digests,
             grad_digests=grad_digests,
             param_norms=dict(zip(self.params, norms, strict=True)),
+            lrs=lrs,
+            buffer_digests=buffer_digests,
+            buffer_norms=buffer_norms,
         )
+
+    def lrs(self) -> tuple[float, ...]:
+        """Every param group's learning rate, optimizer by optimizer (taken before the step)."""
+        return tuple(
+            float(group["lr"])
+            for optimizer in self.scenario.optimizers
+            for group in optimizer.param_groups
+            if "lr" in group
+        )
+
+    def buffer_state(self) -> tuple[dict[str, str], dict[str, float]]:
+        """Every buffer's digest, and the norm of every floating one (``buffer_norms``)."""
+        return buffer_state(self.buffers)
 
     def _note_nonfinite(
         self,
@@ -128,48 +157,114 @@ class Trainer:
 
     def forward(self, step: int, tracer: OpTracer | None) -> tuple[Any, Any, torch.Tensor]:
         """Phase ``forward``: ``(global batch, this rank's batch, loss)``."""
+        self.zero_grad()
+        with phase(tracer, step, "forward"):
+            batch = self.fetch_batch(step, tracer)
+            local, loss = self._loss(step, tracer, batch)
+        return batch, local, loss
+
+    def fetch_batch(self, step: int, tracer: OpTracer | None) -> Any:
+        """The batch, untraced: worker batches arrive in a racy order (see docs/trace.md)."""
+        with tracer.paused() if tracer is not None else contextlib.nullcontext():
+            return self._user_call("its batch function", step, self.scenario.batch, step)
+
+    def _loss(self, step: int, tracer: OpTracer | None, batch: Any) -> tuple[Any, torch.Tensor]:
+        """This rank's part of ``batch`` and the scenario's loss on it."""
         import torch
 
-        scenario = self.scenario
-        scenario.optimizer.zero_grad(set_to_none=True)
-        with phase(tracer, step, "forward"):
-            batch = self._user_call("its batch function", step, scenario.batch, step)
-            local = batch
-            if self.dist is not None:
-                from reprocheck.replay.distributed import shard_batch
+        local = batch
+        if self.dist is not None:
+            from reprocheck.replay.distributed import shard_batch
 
-                # The engine's own slicing, not the scenario's computation: left untraced.
-                with tracer.paused() if tracer is not None else contextlib.nullcontext():
-                    local = shard_batch(
-                        batch, self.dist.rank, self.dist.world_size, name=self.name, step=step
-                    )
-            loss = self._user_call(
-                "its loss function", step, scenario.loss, self.forward_model, local
-            )
+            # The engine's own slicing, not the scenario's computation: left untraced.
+            with tracer.paused() if tracer is not None else contextlib.nullcontext():
+                local = shard_batch(
+                    batch, self.dist.rank, self.dist.world_size, name=self.name, step=step
+                )
+        loss = self._user_call(
+            "its loss function", step, self.scenario.loss, self.forward_model, local
+        )
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.requires_grad:
             raise ScenarioError(
                 f"scenario {self.name!r}: its loss function returned "
                 f"{_describe_loss(loss)} at step {step}, expected a scalar tensor with a graph",
                 hint="Return the loss tensor itself, before .item() or .detach().",
             )
-        return batch, local, loss
+        return local, loss
+
+    def _forward_backward(
+        self, step: int, tracer: OpTracer | None
+    ) -> tuple[Any, Any, torch.Tensor]:
+        """Forward and backward of the whole step: ``(batch, local batch, step loss)``.
+
+        With ``micro_batches`` the batch and the local batch are lists of micro-batches
+        and the step's loss is their mean (or sum) in float64, computed here.
+        """
+        if self.scenario.micro_batches == 1:
+            batch, local, loss = self.forward(step, tracer)
+            self.backward(step, tracer, loss)
+            return batch, local, loss.detach()
+        return self._accumulate(step, tracer)
+
+    def _accumulate(self, step: int, tracer: OpTracer | None) -> tuple[Any, Any, torch.Tensor]:
+        """Gradient accumulation: forward and backward once per micro-batch."""
+        import torch
+
+        scenario, n = self.scenario, self.scenario.micro_batches
+        self.zero_grad()
+        with phase(tracer, step, "forward"):
+            batch = self.fetch_batch(step, tracer)
+        if not isinstance(batch, (list, tuple)) or len(batch) != n:
+            got = (
+                f"{len(batch)} items" if isinstance(batch, (list, tuple)) else type(batch).__name__
+            )
+            raise ScenarioError(
+                f"scenario {self.name!r}: with micro_batches={n} its batch function must "
+                f"return a list or tuple of {n} micro-batches, got {got} at step {step}",
+                hint="Return one batch per micro-batch: [batch_0, ..., batch_n-1].",
+            )
+        locals_, values = [], []
+        for part in batch:
+            with phase(tracer, step, "forward"):
+                local, loss = self._loss(step, tracer, part)
+                scaled = loss / n if scenario.accumulate == "mean" else loss
+            locals_.append(local)
+            values.append(float(loss.detach()))
+            self.backward(step, tracer, scaled)
+        total = math.fsum(values)
+        value = total / n if scenario.accumulate == "mean" else total
+        return batch, locals_, torch.tensor(value, dtype=torch.float64)
+
+    def zero_grad(self) -> None:
+        """``zero_grad(set_to_none=True)`` on every optimizer."""
+        for optimizer in self.scenario.optimizers:
+            optimizer.zero_grad(set_to_none=True)
 
     def backward(self, step: int, tracer: OpTracer | None, loss: torch.Tensor) -> None:
         """Phase ``backward``: ``loss.backward()``."""
         with phase(tracer, step, "backward"):
             self._user_call("backward", step, loss.backward)
 
-    def optimize(self, step: int, tracer: OpTracer | None) -> None:
-        """Phase ``optimizer``: gradient clipping, the optimizer step, the LR scheduler."""
+    def optimize(self, step: int, tracer: OpTracer | None, loss: float | None = None) -> None:
+        """Phase ``optimizer``: gradient clipping, the optimizer steps, the LR schedulers.
+
+        ``loss`` (the step's loss) goes to a ``ReduceLROnPlateau``'s ``step``.
+        """
         import torch
 
         scenario = self.scenario
         with phase(tracer, step, "optimizer"):
             if scenario.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.params.values(), scenario.clip_grad_norm)
-            self._user_call("the optimizer", step, scenario.optimizer.step)
-            if scenario.scheduler is not None:
-                self._user_call("the LR scheduler", step, scenario.scheduler.step)
+            if scenario.clip_grad_value is not None:
+                torch.nn.utils.clip_grad_value_(self.params.values(), scenario.clip_grad_value)
+            for optimizer in scenario.optimizers:
+                self._user_call("the optimizer", step, optimizer.step)
+            for scheduler in scenario.schedulers:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self._user_call("the LR scheduler", step, scheduler.step, loss)
+                else:
+                    self._user_call("the LR scheduler", step, scheduler.step)
 
     def _metrics(self, step: int, local: Any, loss: torch.Tensor) -> dict[str, float]:
         """The scenario's own metrics after the step (none without a metrics function)."""
@@ -211,46 +306,6 @@ class Trainer:
         return means[0], {k: means[i + 1] for i, k in enumerate(keys)}
 
 
-def norm_operands(tensors: Any) -> list[torch.Tensor]:
-    """What :func:`~reprocheck._compat.torch.stable_norms` takes for these tensors.
-
-    A sparse tensor's norm is its coalesced values' norm (the implicit zeros add nothing).
-    """
-    import torch
-
-    out = []
-    for tensor in tensors:
-        t = tensor.detach()
-        if t.layout != torch.strided:
-            t = (t if t.layout == torch.sparse_coo else t.to_sparse()).coalesce().values()
-        out.append(t)
-    return out
-
-
-def first_nonfinite(
-    loss: float | None,
-    norms: Mapping[str, float],
-    tensors: Mapping[str, torch.Tensor],
-    prefix: str,
-) -> str | None:
-    """``"loss"``, or ``prefix + name`` of the first tensor holding a NaN or an infinity.
-
-    A finite tensor's float32 norm can overflow to infinity: a non-finite norm is
-    confirmed on the tensor itself before the tensor is named.
-    """
-    import torch
-
-    if loss is not None and not math.isfinite(loss):
-        return "loss"
-    for name, norm in norms.items():
-        if math.isfinite(norm):
-            continue
-        values = norm_operands([tensors[name]])[0]
-        if not bool(torch.isfinite(values).all()):
-            return prefix + name
-    return None
-
-
 def _total(norms: list[float]) -> float:
     return math.sqrt(math.fsum(n * n for n in norms))
 
@@ -263,31 +318,6 @@ def _describe_loss(loss: Any) -> str:
     if loss.numel() != 1:
         return f"a tensor of shape {tuple(loss.shape)}"
     return "a tensor without a graph"
-
-
-def batch_digest(batch: Any) -> str:
-    """One digest over every tensor (and plain number) in a batch, in structure order."""
-    import torch
-
-    h = hashlib.blake2b(digest_size=16)
-    todo = [batch]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, torch.Tensor):
-            h.update(tensor_digest(item).encode())
-        elif isinstance(item, (list, tuple)):
-            h.update(b"(")
-            todo.extend(reversed(item))
-        elif isinstance(item, dict):
-            h.update(b"{")
-            for key in reversed(list(item)):
-                todo.append(item[key])
-                todo.append(str(key))
-        elif isinstance(item, (bool, int, float, str)) or item is None:
-            h.update(f"{type(item).__name__}:{item!r}|".encode())
-        else:
-            h.update(f"{type(item).__name__}|".encode())
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
 from reprocheck.model.records import TraceEntry
+from reprocheck.replay.compiled import plain_name
 from reprocheck.replay.trace_digest import OpInfo, describe_outputs, op_info
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ class OpTracer:
 
     def attach(self, model: torch.nn.Module) -> None:
         """Hook every submodule of ``model`` so that operators get their module paths."""
-        for name, module in model.named_modules():
+        for full_name, module in model.named_modules():
+            name = plain_name(full_name)  # torch.compile's wrapper reads as the model
             path = f"{self.root}.{name}" if name else self.root
             self._handles.append(
                 module.register_forward_pre_hook(self._pre_hook(path), with_kwargs=True)

@@ -87,18 +87,29 @@ def _check_fields(name: str, scenario: Scenario) -> None:
     problems = []
     if not isinstance(fields["model"], torch.nn.Module):
         problems.append(f"model is {type(fields['model']).__name__}, not a torch.nn.Module")
-    if not isinstance(fields["optimizer"], torch.optim.Optimizer):
+    optimizers = fields["optimizer"]
+    if not isinstance(optimizers, (list, tuple)):
+        optimizers = [optimizers]
+    bad = [o for o in optimizers if not isinstance(o, torch.optim.Optimizer)]
+    if bad or not optimizers:
         problems.append(
-            f"optimizer is {type(fields['optimizer']).__name__}, not a torch.optim.Optimizer"
+            f"optimizer is {type(bad[0] if bad else optimizers).__name__}, "
+            "not a torch.optim.Optimizer (or a sequence of them)"
         )
     problems.extend(
         f"{key} is not callable" for key in ("batch", "loss") if not callable(fields[key])
     )
-    clip = fields["clip_grad_norm"]
-    if clip is not None and (
-        isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0
-    ):
-        problems.append(f"clip_grad_norm is {clip!r}, not a positive number")
+    for key in ("clip_grad_norm", "clip_grad_value"):
+        clip = fields[key]
+        if clip is not None and (
+            isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0
+        ):
+            problems.append(f"{key} is {clip!r}, not a positive number")
+    micro = fields["micro_batches"]
+    if isinstance(micro, bool) or not isinstance(micro, int) or micro < 1:
+        problems.append(f"micro_batches is {micro!r}, not a whole number >= 1")
+    if fields["accumulate"] not in ("mean", "sum"):
+        problems.append(f"accumulate is {fields['accumulate']!r}, not 'mean' or 'sum'")
     if problems:
         raise ScenarioError(
             f"scenario {name!r}: {problems[0]}",

@@ -247,9 +247,10 @@ def _walk(a: ScenarioRecord, b: ScenarioRecord) -> Iterator[Difference | None]:
         )
     for sa, sb in zip(a.steps, b.steps, strict=False):
         s = sa.step
-        yield _trace_difference(s, "forward", a_trace, b_trace)
+        # The batch is fetched before the traced forward (and left out of the trace).
         if sa.batch_digest != sb.batch_digest:
             yield Difference(s, "forward", "batch", "", detail="the batch differs")
+        yield _trace_difference(s, "forward", a_trace, b_trace)
         yield _float_difference(s, "forward", kind="loss", key="", a=sa.loss, b=sb.loss)
         for key in sorted(set(sa.metrics) | set(sb.metrics)):
             yield _float_difference(

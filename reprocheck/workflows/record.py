@@ -23,7 +23,8 @@ is recorded when (docs/how-to/record-your-loop.md):
   optimizer, or a step without ``optimizer.step()``, the gradients still present at
   :meth:`Recorder.step` are taken instead, and ``lr`` is 0.0;
 * at every call of ``model(...)``: a digest of its inputs (the step's ``batch_digest``);
-* at :meth:`Recorder.step`: the loss, your metrics, the parameters' digests and norms;
+* at :meth:`Recorder.step`: the loss, your metrics, the parameters' and buffers' digests
+  and norms;
 * in the first ``trace_steps`` steps: every aten operator from the end of the previous
   step (or ``__enter__``) to :meth:`Recorder.step`: phase ``forward``, then ``backward``
   from the first operator the autograd engine runs, then ``optimizer`` at the step;
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ from reprocheck.model.records import (
     StepRecord,
     TensorInfo,
 )
-from reprocheck.replay.step import batch_digest, first_nonfinite, norm_operands
+from reprocheck.replay.step import batch_digest, buffer_state, first_nonfinite, norm_operands
 from reprocheck.workflows.seeding import last_seed
 
 if TYPE_CHECKING:
@@ -60,14 +62,17 @@ if TYPE_CHECKING:
     from reprocheck.artifacts.run_writer import RunWriter
     from reprocheck.replay.trace import OpTracer
 
-__all__ = ["SOURCE", "Recorder", "record"]
+__all__ = ["OUT_ENV", "SOURCE", "Recorder", "record"]
 
 #: The ``source`` of a recorded scenario: it was not replayed from a scenario function.
 SOURCE = RECORDED_SOURCE
+#: Where :func:`record` writes when not given ``out``: the nox matrix sets it to
+#: ``runs/<env>`` for the training command it runs in each environment.
+OUT_ENV = "REPROCHECK_OUT"
 
 
 def record(
-    out: str | Path,
+    out: str | Path | None = None,
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
@@ -78,7 +83,8 @@ def record(
     """Record the training loop run inside the returned context manager as a run at ``out``.
 
     Args:
-        out: the run directory to create (must not exist or be empty unless ``force``).
+        out: the run directory to create (must not exist or be empty unless ``force``);
+            default ``$REPROCHECK_OUT`` (set by ``reprocheck.nox.matrix(command=...)``).
         model: the model being trained (its parameters, buffers and module paths).
         optimizer: its optimizer: gradients and learning rates are taken just before each
             ``optimizer.step()``, and its state is saved at the end.
@@ -90,9 +96,18 @@ def record(
         A :class:`Recorder`; call its :meth:`~Recorder.step` once per training step.
 
     Raises:
-        InputError: a bad ``name`` or ``trace_steps`` (at once), an ``out`` no run can be
-            written to (on entering the block), a block left without any step recorded.
+        InputError: a bad ``name`` or ``trace_steps``, or no ``out`` and no
+            ``$REPROCHECK_OUT`` (at once), an ``out`` no run can be written to (on entering
+            the block), a block left without any step recorded.
     """
+    if out is None:
+        out = os.environ.get(OUT_ENV) or None
+    if out is None:
+        raise InputError(
+            f"record: no run directory: give `out` or set ${OUT_ENV}",
+            hint='Call reprocheck.record("runs/a", model=...), or set REPROCHECK_OUT=runs/a.',
+            field="out",
+        )
     if not _non_empty(name):
         raise InputError(
             f"name must be a non-empty string, got {name!r}",
@@ -235,6 +250,7 @@ class Recorder:
                 or first_nonfinite(None, norm_of, self.params, "")
             )
             self._nonfinite = None if what is None else NonFinite(step=index, what=what)
+        buffer_digests, buffer_norms = buffer_state(dict(self.model.named_buffers()))
         return StepRecord(
             step=index,
             loss=loss_value,
@@ -247,6 +263,8 @@ class Recorder:
             grad_digests=state.grad_digests,
             param_norms=dict(zip(self.params, norms, strict=True)),
             lrs=state.lrs,
+            buffer_digests=buffer_digests,
+            buffer_norms=buffer_norms,
         )
 
     def _take_grads(self, state: _StepState) -> None:

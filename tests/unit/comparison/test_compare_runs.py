@@ -220,6 +220,21 @@ def test_batch_change_is_a_random_stream(tmp_path: Path) -> None:
     assert (fd.step, fd.location, fd.kind) == (1, "batch", "random-stream")
 
 
+def test_batch_change_comes_before_the_operators_that_read_it(tmp_path: Path) -> None:
+    """A different batch at step 0 is named, not the traced addmm that consumed it."""
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        records["mlp"]["steps"][0]["batch_digest"] = "other"
+        addmm = records["mlp"]["trace"][1]
+        assert addmm["op"] == "aten.addmm.default"
+        addmm["digest"] = "0" * len(addmm["digest"])
+
+    base, cand = pair(tmp_path, edit)
+    fd = compare(base, cand).scenario("mlp").first_divergence
+    assert fd is not None
+    assert (fd.step, fd.phase, fd.location, fd.kind) == (0, "forward", "batch", "random-stream")
+
+
 def test_different_scenario_sets_are_an_error(tmp_path: Path) -> None:
     """Runs of different scenarios cannot be compared; the error names both sides."""
     base = write_run(tmp_path / "a", *make_run("mlp", "cnn"))

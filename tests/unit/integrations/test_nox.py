@@ -15,6 +15,7 @@ from compare_support import fingerprint, make_run, write_run
 import reprocheck.integrations.nox_build as build
 import reprocheck.integrations.nox_sessions as helper
 from reprocheck.artifacts.matrix_files import write_status
+from reprocheck.errors import InputError
 from reprocheck.model.matrix import EnvStatus
 from reprocheck.pinned.lockfile import lockfile_sha256, read_lockfile
 
@@ -233,3 +234,64 @@ def test_plain_nox_reports_drift_without_failing(project: Path) -> None:
     assert done.stdout.rstrip("\n").splitlines()[-1].startswith("  b  a → b: drift")
     assert "`python -m reprocheck.nox` exits 1 on it (runs/matrix.json" in done.stderr
     assert json.loads((project / "runs" / "matrix.json").read_text())["exit_code"] == 1
+
+
+# --- matrix(command=...): the project's own training script ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"command": ["python", "train.py"], "scenarios": ["mlp"]}, "command or scenarios"),
+        ({"command": ["python", "train.py"], "run_args": ["--steps", "2"]}, "command or run_args"),
+        ({"command": "python train.py"}, "non-empty list of strings"),
+        ({"command": []}, "non-empty list of strings"),
+        ({"command": ["python", 3]}, "non-empty list of strings"),
+    ],
+)
+def test_command_is_checked_at_registration(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    """command excludes scenarios and run_args, and must be a list of strings: InputError."""
+    with pytest.raises(InputError, match=message) as info:
+        helper.matrix(lockfiles=tmp_path, runs=tmp_path / "runs", **kwargs)  # type: ignore[arg-type]
+    assert info.value.field == "command"
+    assert info.value.hint
+
+
+def _recorded(project: Path, env: str, lr: float) -> None:
+    """What a replay session running the user's train.py leaves: a recorded run, `ran`."""
+    import torch
+
+    import reprocheck
+
+    lockfile = project / "lockfiles" / f"{env}.txt"
+    lockfile.write_text(f"# {env}\n", encoding="utf-8")
+    reprocheck.seed_everything(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    with reprocheck.record(project / "runs" / env, model=model, optimizer=optimizer) as rec:
+        for _ in range(2):
+            loss = model(torch.randn(3, 4)).square().mean()
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            rec.step(loss)
+    status = EnvStatus(env, "ran", lockfile_sha256(lockfile), python=sys.executable)
+    write_status(project / "runs", status)
+
+
+def test_recorded_runs_are_compared_like_replayed_ones(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The compare session takes runs/<env> written by reprocheck.record unchanged."""
+    _recorded(project, "a", lr=0.1)
+    _recorded(project, "b", lr=0.1)
+    _recorded(project, "c", lr=0.2)
+    assert helper.main([]) == 1
+    out = capfd.readouterr().out
+    assert "scenario  a         b          c" in out
+    verdict = out.rstrip("\n").splitlines()[-4:]
+    assert verdict[0].startswith("matrix verdict: drift (1 of 2 environment(s)")
+    assert verdict[2].startswith("  b  a → b: identical")
+    assert verdict[3].startswith("  c  a → c: drift")
