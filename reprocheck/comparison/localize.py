@@ -2,13 +2,10 @@
 
 Two sources, finest first:
 
-* The op trace of the first steps. Across torch versions the operator sequence itself
-  changes (other decompositions, fused kernels, renamed ops), so traces are not compared
-  index by index. Calls are grouped by ``(step, phase, module)``; within a group, calls
-  with equal op and digest anchor the alignment, the rest are aligned by op name and
-  output shapes and dtypes with :class:`difflib.SequenceMatcher`; calls present on one side only
-  are structural differences; the first *aligned* call (in the baseline's order) whose
-  output digest differs is the first differing operator.
+* The op trace of the first steps, aligned per ``(step, phase, module)`` (the sequence
+  changes across torch versions): equal op and digest anchor, the rest align by op, output
+  shapes and dtypes; one-sided calls are structural, the first aligned call whose digest
+  differs is the first differing operator; a precision change (comparison.precision) wins.
 * The per-step records: init digests (step 0, ``init``), then per step the batch, loss,
   metrics and buffers (``forward``: batch-norm statistics move in the forward pass),
   gradients (``backward``), learning rates and parameters (``optimizer``).
@@ -32,6 +29,7 @@ from reprocheck.comparison.classify import (
     record_kind,
     rounding_threshold,
 )
+from reprocheck.comparison.precision import at_precision, earlier_change
 from reprocheck.comparison.result import FirstDivergence, GrowthPoint, Kind, Structural
 from reprocheck.model.records import ScenarioRecord, StepRecord, TraceEntry
 
@@ -81,11 +79,12 @@ class OpDivergence:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TraceAlignment:
-    """The result of aligning two traces."""
+    """The result of aligning two traces (``precision``: see comparison.precision)."""
 
     first: OpDivergence | None
     structural: Structural
     aligned: int
+    precision: tuple[int, TraceEntry | None, TraceEntry | None] | None = None
 
 
 def _group(
@@ -149,10 +148,12 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     b_only: list[tuple[int, TraceEntry]] = []
     c_only: list[tuple[int, TraceEntry]] = []
     first: tuple[int, OpDivergence] | None = None
+    precision: tuple[int, TraceEntry | None, TraceEntry | None] | None = None
     aligned = 0
     for key in list(b_groups) + [k for k in c_groups if k not in b_groups]:
         for b_calls, c_calls, same in _align_group(b_groups.get(key, []), c_groups.get(key, [])):
             if not same:
+                precision = earlier_change(precision, b_calls, c_calls)
                 b_only.extend(b_calls)
                 c_only.extend(c_calls)
                 continue
@@ -165,7 +166,7 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     examples = [_example("-", e) for _, e in b_only[:_EXAMPLES]]
     examples += [_example("+", e) for _, e in c_only[: max(0, _EXAMPLES - len(examples))]]
     structural = Structural(len(b_only), len(c_only), tuple(examples))
-    return TraceAlignment(None if first is None else first[1], structural, aligned)
+    return TraceAlignment(first[1] if first else None, structural, aligned, precision)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -300,6 +301,8 @@ def locate(
     else (only the saved final tensors differ) the worst final tensor, at the last step,
     phase ``final``.
     """
+    if alignment.precision is not None:
+        return at_precision(alignment.precision)
     op = alignment.first
     if op is not None and (record is None or _operator_first(op, record)):
         return _at_operator(op, baseline, candidate)
