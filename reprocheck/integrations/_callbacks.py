@@ -11,14 +11,17 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprocheck.errors import InputError
 
 if TYPE_CHECKING:
+    import torch
+
     from reprocheck.workflows.record import Recorder
 
-__all__ = ["StepLosses", "close", "framework_base", "loss_of", "with_base"]
+__all__ = ["RecordingCallback", "StepLosses", "close", "framework_base", "loss_of", "with_base"]
 
 
 def framework_base(module: str, attr: str, extra: str) -> type:
@@ -99,3 +102,49 @@ class StepLosses:
     def __float__(self) -> float:
         values = [float(v.detach() if hasattr(v, "detach") else v) for v in self.losses]
         return math.fsum(values) if self.total else math.fsum(values) / len(values)
+
+
+class RecordingCallback:
+    """What both callbacks are: settings for :func:`reprocheck.record`, one recorder at a time.
+
+    A subclass names its framework's callback base in ``FRAMEWORK`` (module, class, extra);
+    constructing it mixes that base in (:func:`with_base`), or says which extra to install.
+    """
+
+    FRAMEWORK: tuple[str, str, str]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RecordingCallback:
+        made: RecordingCallback = object.__new__(with_base(cls, framework_base(*cls.FRAMEWORK)))
+        return made
+
+    def __init__(
+        self,
+        out: str | Path | None = None,
+        *,
+        name: str = "train",
+        trace_steps: int = 1,
+        force: bool = False,
+    ) -> None:
+        self.out = None if out is None else Path(out)
+        self.name, self.trace_steps, self.force = name, trace_steps, force
+        self.recorder: Recorder | None = None
+
+    def _open(self, model: torch.nn.Module, optimizer: Any) -> None:
+        """Start recording ``model`` (and ``optimizer``) as the settings say."""
+        from reprocheck.workflows.record import record
+
+        rec = record(
+            self.out,
+            model=model,
+            optimizer=optimizer,
+            name=self.name,
+            trace_steps=self.trace_steps,
+            force=self.force,
+        )
+        self.recorder = rec.__enter__()
+
+    def _close(self, exc: BaseException | None) -> None:
+        """Write the run (``exc`` None) or nothing; no recorder is open afterwards."""
+        rec, self.recorder = self.recorder, None
+        if rec is not None:
+            close(rec, exc)

@@ -22,25 +22,15 @@ the callback is constructed (``pip install 'reprocheck[lightning]'``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reprocheck.errors import InputError
-from reprocheck.integrations._callbacks import (
-    StepLosses,
-    close,
-    framework_base,
-    loss_of,
-    with_base,
-)
-from reprocheck.workflows.record import record
-
-if TYPE_CHECKING:
-    from reprocheck.workflows.record import Recorder
+from reprocheck.integrations._callbacks import RecordingCallback, StepLosses, loss_of
 
 __all__ = ["ReprocheckCallback"]
 
 
-class ReprocheckCallback:
+class ReprocheckCallback(RecordingCallback):
     """A ``lightning.pytorch.Callback`` that records the training as a run at ``out``.
 
     Args:
@@ -54,10 +44,7 @@ class ReprocheckCallback:
         InputError: Lightning is not installed (with the extra to install).
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> ReprocheckCallback:
-        base = framework_base("lightning.pytorch", "Callback", "lightning")
-        made: ReprocheckCallback = object.__new__(with_base(cls, base))
-        return made
+    FRAMEWORK = ("lightning.pytorch", "Callback", "lightning")
 
     def __init__(
         self,
@@ -67,27 +54,17 @@ class ReprocheckCallback:
         trace_steps: int = 1,
         force: bool = False,
     ) -> None:
-        self.out = None if out is None else Path(out)
-        self.name, self.trace_steps, self.force = name, trace_steps, force
-        self.recorder: Recorder | None = None
+        super().__init__(out, name=name, trace_steps=trace_steps, force=force)
         self._losses = StepLosses(total=True)
         self._optimizer: _StepAt | None = None
         self._last_step = 0
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         """Open the recorder on the module and (with exactly one) its optimizer."""
-        self._finish(RuntimeError("a new training started"))
+        self._close(RuntimeError("a new training started"))
         optimizers = list(trainer.optimizers)
         self._optimizer = _StepAt(optimizers[0]) if len(optimizers) == 1 else None
-        rec = record(
-            self.out,
-            model=pl_module,
-            optimizer=self._optimizer,  # type: ignore[arg-type]  # the hook protocol suffices
-            name=self.name,
-            trace_steps=self.trace_steps,
-            force=self.force,
-        )
-        self.recorder = rec.__enter__()
+        self._open(pl_module, self._optimizer)  # the step-hook protocol suffices
         self._losses = StepLosses(total=True)
         self._last_step = trainer.global_step
 
@@ -118,16 +95,11 @@ class ReprocheckCallback:
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         """Write the run (its final parameters and optimizer state)."""
-        self._finish(None)
+        self._close(None)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         """The training failed: write no run."""
-        self._finish(exception)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        rec, self.recorder = self.recorder, None
-        if rec is not None:
-            close(rec, exc)
+        self._close(exception)
 
 
 class _StepAt:

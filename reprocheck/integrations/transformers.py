@@ -22,24 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprocheck.errors import InputError
-from reprocheck.integrations._callbacks import (
-    StepLosses,
-    close,
-    framework_base,
-    loss_of,
-    with_base,
-)
-from reprocheck.workflows.record import record
+from reprocheck.integrations._callbacks import RecordingCallback, StepLosses, loss_of
 
 if TYPE_CHECKING:
     import torch
 
-    from reprocheck.workflows.record import Recorder
-
 __all__ = ["ReprocheckCallback"]
 
 
-class ReprocheckCallback:
+class ReprocheckCallback(RecordingCallback):
     """A ``transformers.TrainerCallback`` that records the training as a run at ``out``.
 
     Args:
@@ -53,10 +44,7 @@ class ReprocheckCallback:
         InputError: transformers is not installed (with the extra to install).
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> ReprocheckCallback:
-        base = framework_base("transformers", "TrainerCallback", "transformers")
-        made: ReprocheckCallback = object.__new__(with_base(cls, base))
-        return made
+    FRAMEWORK = ("transformers", "TrainerCallback", "transformers")
 
     def __init__(
         self,
@@ -66,9 +54,7 @@ class ReprocheckCallback:
         trace_steps: int = 1,
         force: bool = False,
     ) -> None:
-        self.out = None if out is None else Path(out)
-        self.name, self.trace_steps, self.force = name, trace_steps, force
-        self.recorder: Recorder | None = None
+        super().__init__(out, name=name, trace_steps=trace_steps, force=force)
         self._losses = StepLosses()
         self._handle: Any = None
 
@@ -87,15 +73,7 @@ class ReprocheckCallback:
             raise InputError(
                 "on_train_begin got no model", hint="Add the callback to a transformers.Trainer."
             )
-        rec = record(
-            self.out,
-            model=model,
-            optimizer=_unwrapped(optimizer),
-            name=self.name,
-            trace_steps=self.trace_steps,
-            force=self.force,
-        )
-        self.recorder = rec.__enter__()
+        self._open(model, _unwrapped(optimizer))
         self._losses = StepLosses()
         self._handle = model.register_forward_hook(self._on_forward)
 
@@ -123,12 +101,10 @@ class ReprocheckCallback:
             self._losses.add(loss)
 
     def _finish(self, *, failed: bool) -> None:
-        rec, self.recorder = self.recorder, None
         if self._handle is not None:
             self._handle.remove()
             self._handle = None
-        if rec is not None:
-            close(rec, RuntimeError("the training ended early") if failed else None)
+        self._close(RuntimeError("the training ended early") if failed else None)
 
 
 def _unwrapped(optimizer: Any) -> Any:
