@@ -8,6 +8,11 @@ Registered through the ``pytest11`` entry point, so installing reprocheck is eno
     def test_forward_is_unchanged(reprocheck_baseline):
         reprocheck_baseline.check_tensors({"logits": model(x)})
 
+    def test_my_loop_trains_as_before(reprocheck_baseline, tmp_path):
+        with reprocheck.record(tmp_path / "run", model=model, optimizer=opt) as rec:
+            ...  # your loop, calling rec.step(loss) after each optimizer step
+        reprocheck_baseline.check_run(tmp_path / "run")
+
 Baselines live beside the test, in
 ``<test dir>/reprocheck_baselines/<test module>/<test name>/<check name>/``. A missing
 baseline is recorded and the test fails once with "baseline recorded ... re-run" (as
@@ -153,6 +158,30 @@ class ReprocheckBaseline:
         )
         return self._conclude(outcome)
 
+    def check_run(self, run: str | Path, *, name: str | None = None) -> BaselineOutcome:
+        """Compare a run your test recorded with its baseline; fail the test on drift.
+
+        Record the run inside the test with :func:`reprocheck.record` (``tmp_path`` is a
+        good place), then hand its directory over. The first time, the run is copied in as
+        the baseline (and the test fails once, asking for a re-run).
+
+        Args:
+            run: the run directory the test wrote.
+            name: the baseline's name within the test (default: the run's scenario names).
+
+        Returns:
+            The outcome (passed, or updated under ``--reprocheck-update``).
+        """
+        from reprocheck.workflows.run_baseline import check_run
+
+        def check() -> BaselineOutcome:
+            label = name if name is not None else _run_label(Path(run))
+            return check_run(
+                self.directory / _safe(label), Path(run), policy=self.policy, update=self.update
+            )
+
+        return self._conclude(self._guard(check))
+
     def _guard(self, check: Callable[[], BaselineOutcome]) -> BaselineOutcome:
         from reprocheck._boundary import classify
         from reprocheck.errors import InternalError
@@ -192,6 +221,12 @@ def _scenario_name(scenario: str | Callable[..., Any]) -> str:
             f"got {scenario!r}"
         )
     return f"{module}:{qualname}"
+
+
+def _run_label(run: Path) -> str:
+    from reprocheck.artifacts import runs as store
+
+    return "+".join(store.load_run(run).records) or "run"
 
 
 def _project_dir(start: Path) -> Path | None:

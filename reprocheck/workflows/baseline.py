@@ -107,9 +107,7 @@ def check_scenario(
     if update:
         _record(scenario, options, path, force=True)
         return BaselineOutcome("updated", path, f"baseline re-recorded at {path} ({problem})")
-    return BaselineOutcome(
-        "failed", path, f"scenario {scenario!r}: {problem}\n{_update_hint(path)}"
-    )
+    return BaselineOutcome("failed", path, f"scenario {scenario!r}: {problem}\n{update_hint(path)}")
 
 
 def _record(scenario: str, options: ReplayOptions, out: Path, *, force: bool = False) -> Path:
@@ -137,11 +135,11 @@ def _compare_replay(
                 "passed", path, f"{scenario}: {result.verdict} against {path}", result=result
             )
         if update:
-            _replace_run(store.load_run(candidate), path)
+            replace_run(store.load_run(candidate), path)
             return BaselineOutcome(
                 "updated", path, f"baseline re-recorded at {path} (it drifted)", result=result
             )
-    return BaselineOutcome("failed", path, _scenario_failure(scenario, path, result), result=result)
+    return BaselineOutcome("failed", path, scenario_failure(scenario, path, result), result=result)
 
 
 def _baseline_problem(path: Path, scenario: str, options: ReplayOptions) -> str | None:
@@ -166,7 +164,7 @@ def _baseline_problem(path: Path, scenario: str, options: ReplayOptions) -> str 
     return None
 
 
-def _replace_run(source: Run, path: Path) -> None:
+def replace_run(source: Run, path: Path) -> None:
     """Write the run ``source`` at ``path`` through the store's writer."""
     from reprocheck.artifacts.run_writer import RunWriter
 
@@ -177,14 +175,14 @@ def _replace_run(source: Run, path: Path) -> None:
             writer.add(record, tensors)
 
 
-def _update_hint(path: Path) -> str:
+def update_hint(path: Path) -> str:
     return (
         "If the change is intended, re-record the baseline with `pytest --reprocheck-update` "
         f"(it lives in {path})."
     )
 
 
-def _scenario_failure(scenario: str, path: Path, result: ComparisonResult) -> str:
+def scenario_failure(scenario: str, path: Path, result: ComparisonResult) -> str:
     from reprocheck.report import render
     from reprocheck.report.text import tensor_line
 
@@ -204,7 +202,7 @@ def _scenario_failure(scenario: str, path: Path, result: ComparisonResult) -> st
         worst = tensor_line(comparison)
         if worst:
             lines.append(worst)
-    lines += ["", render(result, "text").rstrip(), "", _update_hint(path)]
+    lines += ["", render(result, "text").rstrip(), "", update_hint(path)]
     return "\n".join(lines)
 
 
@@ -254,7 +252,7 @@ def check_tensors(
             tensorset.write(path, given, name=name, fingerprint=_here())
             return BaselineOutcome("updated", path, f"baseline re-recorded at {path}")
         return BaselineOutcome(
-            "failed", path, f"the baseline cannot be read: {exc.message}\n{_update_hint(path)}"
+            "failed", path, f"the baseline cannot be read: {exc.message}\n{update_hint(path)}"
         )
     failing = [d for d in diffs if not d.within]
     if not failing:
@@ -340,7 +338,7 @@ def _tensor_failure(name: str, path: Path, saved: TensorSet, diffs: tuple[Tensor
         lines += [
             f"  {c.path}: {env_value(c.baseline)} -> {env_value(c.candidate)}" for c in changes
         ]
-    lines.append(_update_hint(path))
+    lines.append(update_hint(path))
     return "\n".join(lines)
 
 

@@ -53,6 +53,7 @@ from reprocheck.model.records import (
     StepRecord,
     TensorInfo,
 )
+from reprocheck.replay.compiled import CompileWatch, plain_name
 from reprocheck.replay.step import batch_digest, buffer_state, first_nonfinite, norm_operands
 from reprocheck.workflows.seeding import last_seed
 
@@ -150,7 +151,11 @@ class Recorder:
     ) -> None:
         self.out, self.model, self.optimizer, self.name = out, model, optimizer, name
         self.trace_steps, self.force = trace_steps, force
-        self.params: dict[str, torch.Tensor] = dict(model.named_parameters())
+        self.params: dict[str, torch.Tensor] = {
+            plain_name(n): p for n, p in model.named_parameters()
+        }
+        self._buffers = {plain_name(n): b for n, b in model.named_buffers()}
+        self._compile: CompileWatch | None = None
         self._steps: list[StepRecord] = []
         self._state = _StepState()
         self._writer: RunWriter | None = None
@@ -182,6 +187,7 @@ class Recorder:
         self._writer = RunWriter(self.out, fingerprint=fp, force=self.force, command=sys.argv)
         self._start = time.perf_counter()
         self._init_digests = self._param_digests()
+        self._compile = CompileWatch(self.name, self.model)
         self._handles.append(
             self.model.register_forward_pre_hook(self._on_forward, with_kwargs=True)
         )
@@ -228,6 +234,9 @@ class Recorder:
             )
         self._block.close()  # the user's step is over: stop tracing it
         index = len(self._steps)
+        if self._tracer is not None and index < self.trace_steps and self._compile is not None:
+            # dynamo skipped the compiled model under the trace: compile it from here on
+            self._compile.traced(index, last=index == self.trace_steps - 1)
         with self._paused():
             self._steps.append(self._record_step(index, loss, metrics))
         self._start_trace(index + 1)
@@ -250,7 +259,7 @@ class Recorder:
                 or first_nonfinite(None, norm_of, self.params, "")
             )
             self._nonfinite = None if what is None else NonFinite(step=index, what=what)
-        buffer_digests, buffer_norms = buffer_state(dict(self.model.named_buffers()))
+        buffer_digests, buffer_norms = buffer_state(self._buffers)
         return StepRecord(
             step=index,
             loss=loss_value,
@@ -344,10 +353,13 @@ class Recorder:
             trace=() if self._tracer is None else tuple(self._tracer.entries),
             tensors={k: _info(t) for k, t in tensors.items()},
             modules=tuple(
-                f"{self.name}.{m}" if m else self.name for m, _ in self.model.named_modules()
+                f"{self.name}.{plain_name(m)}" if plain_name(m) else self.name
+                for m, _ in self.model.named_modules()
+                if not m or plain_name(m)  # torch.compile's wrapper is the model
             ),
             duration_s=round(time.perf_counter() - self._start, 6),
             first_nonfinite=self._nonfinite,
+            compiled=None if self._compile is None else self._compile.result(),
         )
 
 

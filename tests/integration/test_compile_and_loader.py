@@ -71,6 +71,48 @@ def _determinism(name: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _record_loop(out: Path, *, compiled: bool) -> None:
+    import reprocheck
+
+    reprocheck.seed_everything(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(4, 6, 8), torch.randint(0, 2, (4, 6))
+    forward = torch.compile(model) if compiled else model
+    with reprocheck.record(out, model=forward, optimizer=opt) as rec:
+        for step in range(4):
+            loss = torch.nn.functional.cross_entropy(forward(x[step]), y[step])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            rec.step(loss)
+
+
+def test_recorded_loop_with_a_compiled_model_compiles_after_the_traced_step(
+    tmp_path: Path,
+) -> None:
+    """``reprocheck.record`` around a compiled model: compiled after step 0, said so, key by key."""
+    from reprocheck.artifacts.runs import load_run
+    from reprocheck.comparison import compare
+
+    _record_loop(tmp_path / "eager", compiled=False)
+    _record_loop(tmp_path / "compiled", compiled=True)
+    counted = dynamo.counts()
+    record = load_run(tmp_path / "compiled").records["train"]
+    assert record.compiled is not None
+    assert record.compiled.backend == "inductor"
+    assert record.compiled.eager_steps == 1
+    assert record.compiled.graphs >= 1  # without the reset: 0, the loop ran eager throughout
+    assert counted["graphs"] == record.compiled.graphs
+    eager = load_run(tmp_path / "eager").records["train"]
+    assert list(record.tensors) == list(eager.tensors)
+    assert list(record.steps[-1].param_digests) == list(eager.steps[-1].param_digests)
+    result = compare(tmp_path / "eager", tmp_path / "compiled")
+    statuses = {t.status for s in result.scenarios for t in s.tensors}
+    assert not statuses & {"missing_in_candidate", "missing_in_baseline"}
+    assert result.verdict in ("identical", "within_tolerance"), result.summary
+
+
 def test_seeded_loader_with_workers_is_deterministic_every_time() -> None:
     # Two at a time: each invocation is mostly interpreter start-up and worker processes.
     with ThreadPoolExecutor(max_workers=2) as pool:
