@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "determinism": "reprocheck.cli.determinism:determinism",
     "compare": "reprocheck.cli.compare:compare",
     "check": "reprocheck.cli.check:check",
+    "bisect": "reprocheck.cli.bisect:bisect",
     "lock": "reprocheck.cli.lock:lock",
     "report": "reprocheck.cli.report:report",
 }

@@ -1,0 +1,118 @@
+"""`reprocheck bisect` end to end: real wheels, real uv environments, real replays.
+
+Four tiny packages change between the lockfiles (see ``bisect_fixtures``); ``rcinit`` and
+``rcscale`` move the numbers of the scenario, ``rcalpha`` and ``rcbeta`` do not. Every test
+shares one environment cache, as a team's repeated bisections would, so OLD is built once;
+the number of environments *tried* (built or reused) is what the bound is about.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bisect_fixtures import SCENARIO, make_wheels, write_lockfile
+
+from reprocheck.pinned.pipconfig import pip_config_value
+
+pytestmark = pytest.mark.integration
+
+ONE = {"rcinit": "1.0", "rcscale": "1.0", "rcalpha": "1.0", "rcbeta": "1.0"}
+
+
+class Workspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.wheels = root / "wheels"
+        self.hashes = make_wheels(self.wheels)
+        (root / "scen.py").write_text(SCENARIO, encoding="utf-8")
+        self.old = write_lockfile(root / "old.txt", ONE, self.hashes)
+
+    def lockfile(self, name: str, **versions: str) -> Path:
+        return write_lockfile(self.root / f"{name}.txt", {**ONE, **versions}, self.hashes)
+
+    def bisect(self, new: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+        out = self.root / f"{new.stem}.json"
+        argv = [sys.executable, "-m", "reprocheck", "bisect", str(self.old), str(new)]
+        argv += ["scen:build", "--steps", "2", "--find-links", str(self.wheels)]
+        argv += ["--format", "json", "-o", str(out), *extra]
+        env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+        done = subprocess.run(
+            argv, check=False, cwd=self.root, capture_output=True, text=True, env=env
+        )
+        report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+        return done, report
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    if not shlex.split(pip_config_value("find-links") or "") and not pip_config_value("index-url"):
+        pytest.fail("pip has no find-links or index configured: torch cannot be installed")
+    return Workspace(tmp_path_factory.mktemp("bisect"))
+
+
+def culprit_names(report: dict) -> list[set[str]]:
+    return [{p["name"] for p in c["packages"]} for c in report["culprits"]]
+
+
+def test_single_culprit_named_within_the_bound(ws: Workspace) -> None:
+    new = ws.lockfile("new-one", rcinit="2.0", rcalpha="2.0", rcbeta="2.0")
+    done, report = ws.bisect(new)
+    assert done.returncode == 1, done.stderr
+    assert report["verdict"] == "culprit"
+    assert culprit_names(report) == [{"rcinit"}]
+    culprit = report["culprits"][0]
+    assert culprit["packages"] == [{"name": "rcinit", "baseline": "1.0", "candidate": "2.0"}]
+    assert culprit["confirmed"] is True
+    assert culprit["drift"]["scenario"] == "scen:build"
+    assert culprit["first_divergence"]["step"] == 0  # the initial weights differ
+    groups = len(report["groups"])
+    assert groups == 3
+    tried = len(report["environments"])
+    assert tried <= math.ceil(math.log2(groups)) + 3, report["environments"]
+    labels = [e["label"] for e in report["environments"]]
+    assert labels[:2] == ["OLD", "NEW"]
+    # progress: one line per environment and stage
+    assert "bisect [2] NEW: comparing with OLD" in done.stderr
+
+
+def test_two_culprits_both_named(ws: Workspace) -> None:
+    new = ws.lockfile("new-two", rcinit="2.0", rcscale="2.0", rcalpha="2.0", rcbeta="2.0")
+    done, report = ws.bisect(new)
+    assert done.returncode == 1, done.stderr
+    assert report["verdict"] == "culprit"
+    assert sorted(map(sorted, culprit_names(report))) == [["rcinit"], ["rcscale"]]
+    groups = len(report["groups"])
+    assert len(report["environments"]) <= math.ceil(math.log2(groups)) + 3
+
+
+def test_no_drift_builds_only_the_two_ends(ws: Workspace) -> None:
+    new = ws.lockfile("new-none", rcalpha="2.0", rcbeta="2.0")
+    done, report = ws.bisect(new)
+    assert done.returncode == 0, done.stderr
+    assert report["verdict"] == "no_drift"
+    assert report["culprits"] == []
+    assert [e["label"] for e in report["environments"]] == ["OLD", "NEW"]
+
+
+def test_unbuildable_environment_exits_3_naming_it(ws: Workspace) -> None:
+    new = ws.lockfile("new-broken", rcinit="2.0", rcalpha="2.0")
+    text = new.read_text(encoding="utf-8")
+    wrong = ws.hashes["rcalpha", "1.0"]
+    new.write_text(text.replace(ws.hashes["rcalpha", "2.0"], wrong), encoding="utf-8")
+    done, report = ws.bisect(new)
+    assert done.returncode == 3, done.stderr
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+    assert "environment NEW" in errors[0]
+    assert "Traceback" not in done.stderr
+    # what was learned is still reported: OLD was built and replayed
+    assert report["verdict"] == "incomplete"
+    states = {e["label"]: e["verdict"] for e in report["environments"]}
+    assert states == {"OLD": "baseline", "NEW": "not built"}
