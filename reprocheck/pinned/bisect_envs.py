@@ -53,11 +53,13 @@ class Replay:
 
 
 def find_uv() -> str:
-    """The uv binary (the ``uv`` wheel's, else the one on PATH).
+    """The uv binary: ``$REPROCHECK_UV``, else the ``uv`` wheel's, else the one on PATH.
 
     Raises:
         EnvironmentFailure: uv is not installed.
     """
+    if os.environ.get("REPROCHECK_UV"):
+        return os.environ["REPROCHECK_UV"]
     try:
         from uv import find_uv_bin
 

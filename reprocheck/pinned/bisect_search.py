@@ -122,7 +122,7 @@ class _Bisection:
             culprits = [g for g in likely if self._drifts(frozenset([g.lead]))]
             if culprits and not self._drifts(self._without(culprits)):
                 return self._found(culprits)
-        cleared = {g.lead for g in likely if not self._drifts_known(frozenset([g.lead]))}
+        cleared = {g.lead for g in likely if self._cleared(frozenset([g.lead]))}
         pool = [g for g in (*likely, *others) if g not in culprits and g.lead not in cleared]
         while pool:
             culprit = self._halve(pool)
@@ -157,6 +157,10 @@ class _Bisection:
     def _drifts_known(self, moved: Moved) -> bool:
         trial = self.trials.get(moved)
         return trial is not None and trial.verdict == "drift"
+
+    def _cleared(self, moved: Moved) -> bool:
+        trial = self.trials.get(moved)
+        return trial is not None and trial.verdict == "no_drift"
 
     def _drifts(self, moved: Moved) -> bool:
         return self._try(moved).verdict == "drift"
