@@ -71,6 +71,7 @@ class _Bisection:
         self.trials: dict[Moved, Trial] = {}
         self.runs = Path(settings.cache_dir) / "runs" / f"{os.getpid()}-{int(time.time())}"
         self.imported: set[str] | None = None
+        self.old_run = self.runs / "env-1"
         self.drifting: list[Moved] = []
 
     # --- the whole bisection ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from reprocheck.model.bisect import BisectResult, Change, Culprit, Trial
 __all__ = ["BISECT_FORMATS", "render_bisect"]
 
 BISECT_FORMATS = ("text", "json", "markdown")
+_SHOWN = 4  # changes listed per group in text before "and N more"
 _HEADLINE = {
     "no_drift": "no drift",
     "culprit": "culprit found",
@@ -49,7 +50,10 @@ def _divergence(first: dict[str, Any] | None) -> str:
 
 def _culprit_lines(culprit: Culprit) -> list[str]:
     lines = [f"  {g.lead}" + (f" ({g.note})" if g.note else "") for g in culprit.groups]
-    lines += [f"    {c.text}" for c in culprit.packages]
+    packages = culprit.packages
+    lines += [f"    {c.text}" for c in packages[:_SHOWN]]
+    if len(packages) > _SHOWN:
+        lines.append(f"    and {len(packages) - _SHOWN} more pins only it needs (all in the JSON)")
     if culprit.drift is not None:
         scenario = culprit.drift.scenario or "(all scenarios)"
         lines.append(f"    drift in {scenario}: {_divergence(culprit.drift.first_divergence)}")
@@ -59,8 +63,8 @@ def _culprit_lines(culprit: Culprit) -> list[str]:
 
 
 def _changes(changes: tuple[Change, ...]) -> str:
-    shown = ", ".join(c.text for c in changes[:4])
-    return shown + (f", and {len(changes) - 4} more" if len(changes) > 4 else "")
+    shown = ", ".join(c.text for c in changes[:_SHOWN])
+    return shown + (f", and {len(changes) - _SHOWN} more" if len(changes) > _SHOWN else "")
 
 
 def _trial_line(trial: Trial) -> str:
@@ -74,9 +78,9 @@ def _moved(trial: Trial) -> str:
     """The pins a trial took from NEW: every one when few, else the groups and a count."""
     if not trial.pins:
         return "(OLD's pins)"
-    if len(trial.pins) <= 4:
+    if len(trial.pins) <= _SHOWN:
         return ", ".join(c.text for c in trial.pins)
-    return f"groups {', '.join(trial.moved)} from NEW ({len(trial.pins)} pins)"
+    return f"{' + '.join(trial.moved)} from NEW ({len(trial.pins)} pins)"
 
 
 def _text(result: BisectResult) -> str:
