@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
 import click
 
-from reprocheck.cli._options import emit, format_choice, output_option
+from reprocheck.cli._options import emit, format_choice, output_option, printable
 from reprocheck.cli.compare import load_cli_policy, policy_option
 from reprocheck.errors import EnvironmentFailure, InputError
 
@@ -65,7 +66,8 @@ def bisect(  # noqa: PLR0917 - click passes every option as an argument
     with its nvidia-* and triton pins); environments of OLD with some groups taken from
     NEW are built with uv (cached under --cache-dir by their pins), the scenarios (or
     --command) replayed in each and compared with OLD, in a binary search; the culprit is
-    then confirmed: OLD with it alone drifts, NEW without it does not.
+    then confirmed: OLD with it alone drifts, NEW without it does not. With
+    $GITHUB_STEP_SUMMARY set, the markdown report is appended to it.
 
     Exit 0 no drift, 1 culprit (or interaction) found, 2 bad input, 3 an environment
     could not be built or replayed (named, with what was learned so far reported).
@@ -91,6 +93,7 @@ def bisect(  # noqa: PLR0917 - click passes every option as an argument
     )
     result = run_bisect(old, new, settings)
     emit(render_bisect(result, fmt), output)
+    _append_step_summary(render_bisect(result, "markdown"))
     if output is not None and fmt != "text":
         click.echo(result.summary, err=True)
     if result.failure:
@@ -98,3 +101,17 @@ def bisect(  # noqa: PLR0917 - click passes every option as an argument
             result.failure, hint="What was learned before it is in the report above."
         )
     click.get_current_context().exit(result.exit_code)
+
+
+def _append_step_summary(markdown: str) -> None:
+    """Append the markdown report to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from reprocheck._log import log
+
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(printable(markdown) + "\n")
+    except OSError as exc:
+        log(f"cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror or exc}", kind="warning")

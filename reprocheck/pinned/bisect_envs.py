@@ -32,7 +32,7 @@ from reprocheck.pinned.bisect_plan import render_pins
 from reprocheck.pinned.lockfile import LockedPackage
 from reprocheck.pinned.pipconfig import uv_install_options
 
-__all__ = ["BuildFailed", "EnvBuilder", "Replay", "default_install", "find_uv"]
+__all__ = ["BuildFailed", "EnvBuilder", "Replay", "ReplayFailed", "default_install", "find_uv"]
 
 _STAMP = "built"
 _TAIL = 6  # lines of installer output kept in a failure message
@@ -40,6 +40,10 @@ _TAIL = 6  # lines of installer output kept in a failure message
 
 class BuildFailed(EnvironmentFailure):
     """An environment could not be built or replayed; the message names it."""
+
+
+class ReplayFailed(BuildFailed):
+    """An environment was built, but the replay in it failed or wrote no run."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +160,7 @@ class EnvBuilder:
         Returns None for the user's command (whose imports are not watched).
 
         Raises:
-            BuildFailed: the replay failed or wrote no run.
+            ReplayFailed: the replay failed or wrote no run.
         """
         python = home / "venv" / "bin" / "python"
         env = {**os.environ, "REPROCHECK_LOCKFILE": str(home / "lock.txt")}
@@ -181,7 +185,7 @@ class EnvBuilder:
             )
         if done.returncode != 0 or not (out / MANIFEST).is_file():
             what = " ".join(argv[-len(replay.command) :] if replay.command else argv[3:5])
-            raise BuildFailed(
+            raise ReplayFailed(
                 f"the replay failed in environment {label} (exit {done.returncode}, "
                 f"`{what}`): {_last(done)}",
                 hint=f"Its interpreter is {python}; run the command with it to see why.",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from reprocheck._log import log
 from reprocheck.model.bisect import BisectResult, Change, Culprit, Drift, Group, Trial
-from reprocheck.pinned.bisect_envs import BuildFailed, EnvBuilder, Replay
+from reprocheck.pinned.bisect_envs import BuildFailed, EnvBuilder, Replay, ReplayFailed
 from reprocheck.pinned.bisect_plan import BisectPlan, merge_groups, mixed_pins, plan_bisect
 from reprocheck.pinned.lockfile import canonical_name
 
@@ -193,7 +193,7 @@ class _Bisection:
             out = self.runs / f"env-{number}"
             imported = self.builder.replay(label, home, self.settings.replay, out)
         except BuildFailed as exc:
-            state = "run failed" if "replay" in str(exc) else "not built"
+            state = "run failed" if isinstance(exc, ReplayFailed) else "not built"
             failed = Trial(
                 label,
                 tuple(sorted(moved)),
