@@ -25,14 +25,24 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from reprocheck._log import log
 from reprocheck._version import __version__
 from reprocheck.errors import EnvironmentFailure, InputError
+from reprocheck.model.bisect import Group
 from reprocheck.model.formats import MANIFEST
-from reprocheck.pinned.bisect_plan import render_pins
+from reprocheck.pinned.bisect_plan import BisectPlan, merge_groups, mixed_pins, render_pins
 from reprocheck.pinned.lockfile import LockedPackage
 from reprocheck.pinned.pipconfig import uv_install_options
 
-__all__ = ["BuildFailed", "EnvBuilder", "Replay", "ReplayFailed", "default_install", "find_uv"]
+__all__ = [
+    "BuildFailed",
+    "EnvBuilder",
+    "Replay",
+    "ReplayFailed",
+    "default_install",
+    "find_uv",
+    "mixable_groups",
+]
 
 _STAMP = "built"
 _TAIL = 6  # lines of installer output kept in a failure message
@@ -193,6 +203,32 @@ class EnvBuilder:
         if replay.command or not imports.is_file():
             return None
         return set(json.loads(imports.read_text(encoding="utf-8")))
+
+
+def mixable_groups(plan: BisectPlan, builder: EnvBuilder) -> tuple[Group, ...]:
+    """``plan``'s groups, each that cannot join OLD alone merged with one that lets it.
+
+    The resolver (``uv pip compile``) is asked whether OLD with a group's NEW pins can be
+    installed at all; when not (the group's new version requires another group's new
+    version), the group is merged with the first other group that makes the mix resolve,
+    else with all of them. Each merge is logged and noted on the merged group.
+    """
+    groups = plan.groups
+    for group in plan.groups:
+        if len(groups) < 2 or group not in groups:
+            continue
+        why = builder.conflict(mixed_pins(plan, [group]))
+        if why is None:
+            continue
+        others = [g for g in groups if g != group]
+        partner = next(
+            (g for g in others if builder.conflict(mixed_pins(plan, [group, g])) is None), None
+        )
+        mates = [partner] if partner is not None else others
+        groups = merge_groups(groups, [group.lead, *(g.lead for g in mates)], why)
+        merged = next(g for g in groups if group.lead in g.names)
+        log(f"bisect: {merged.note}", kind="progress")
+    return groups
 
 
 def _last(done: subprocess.CompletedProcess[str]) -> str:

@@ -25,8 +25,14 @@ from typing import TYPE_CHECKING
 
 from reprocheck._log import log
 from reprocheck.model.bisect import BisectResult, Change, Culprit, Drift, Group, Trial
-from reprocheck.pinned.bisect_envs import BuildFailed, EnvBuilder, Replay, ReplayFailed
-from reprocheck.pinned.bisect_plan import BisectPlan, merge_groups, mixed_pins, plan_bisect
+from reprocheck.pinned.bisect_envs import (
+    BuildFailed,
+    EnvBuilder,
+    Replay,
+    ReplayFailed,
+    mixable_groups,
+)
+from reprocheck.pinned.bisect_plan import BisectPlan, mixed_pins, plan_bisect
 from reprocheck.pinned.lockfile import canonical_name
 
 if TYPE_CHECKING:
@@ -80,7 +86,7 @@ class _Bisection:
         changes = sum(len(g.changes) for g in self.groups)
         log(f"bisect: {changes} changed package(s) in {len(self.groups)} group(s)", kind="progress")
         try:
-            self.groups = self._merge_conflicts()
+            self.groups = mixable_groups(self.plan, self.builder)
             self._try(frozenset())
             if not self._drifts(self._all()):
                 return self._result("no_drift", (), "OLD and NEW replay within tolerance")
@@ -90,31 +96,6 @@ class _Bisection:
 
     def _all(self) -> Moved:
         return frozenset(g.lead for g in self.groups)
-
-    def _merge_conflicts(self) -> tuple[Group, ...]:
-        """Groups whose NEW pins cannot join OLD's alone merged with one that lets them."""
-        groups = self.groups
-        if len(groups) < 2:
-            return groups
-        for group in list(groups):
-            if group not in groups:
-                continue
-            why = self.builder.conflict(mixed_pins(self.plan, [group]))
-            if why is None:
-                continue
-            partner = next(
-                (
-                    other
-                    for other in groups
-                    if other != group
-                    and self.builder.conflict(mixed_pins(self.plan, [group, other])) is None
-                ),
-                None,
-            )
-            mates = [partner] if partner else [g for g in groups if g != group]
-            groups = merge_groups(groups, [group.lead, *(g.lead for g in mates)], why)
-            log(f"bisect: {groups[0].note if len(groups) == 1 else _note(groups, group)}")
-        return groups
 
     def _search(self) -> BisectResult:
         likely, others = self._likely()
@@ -286,8 +267,3 @@ class _Bisection:
 
 def _pins(groups: Iterable[Group]) -> tuple[Change, ...]:
     return tuple(c for g in groups for c in g.changes)
-
-
-def _note(groups: Sequence[Group], group: Group) -> str:
-    merged = next((g for g in groups if group.lead in g.names and g.note), None)
-    return merged.note if merged and merged.note else f"merged {group.lead}"

@@ -60,12 +60,14 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(out: Path, name: str, version: str, source: str) -> Path:
-    """A pure-Python wheel of module ``name`` holding ``source``."""
+def make_wheel(out: Path, name: str, version: str, source: str, requires: str = "") -> Path:
+    """A pure-Python wheel of module ``name`` holding ``source`` (``requires``: Requires-Dist)."""
     info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += f"Requires-Dist: {requires}\n" if requires else ""
     files = {
         f"{name}.py": source.encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/METADATA": metadata.encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
     }
