@@ -4,7 +4,7 @@ deepdiff finds every difference; this module reduces them to one line each (a do
 ``path``, the ``baseline`` and ``candidate`` values) and orders them by how likely each is
 to move numbers: the torch build first, then BLAS/oneDNN, the distributed layout (world
 size, backend, DDP bucket size), the CPU dispatch level, threads, determinism and precision
-flags, CUDA, cuDNN, the GPU, numerics packages, the rest.
+flags, CUDA, cuDNN, the GPU, the CPU model, numerics packages, the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 
 from reprocheck.comparison.result import EnvChange
 
-__all__ = ["RANKS", "diff_fingerprints", "is_suspect", "rank_of", "suspect_phrase"]
+__all__ = [
+    "HARDWARE",
+    "RANKS",
+    "diff_fingerprints",
+    "is_hardware",
+    "is_suspect",
+    "rank_of",
+    "suspect_phrase",
+]
 
 # Fields that differ between any two captures and say nothing about the numbers:
 # timestamps, the fingerprint's own digest, interpreter paths, the raw text of the build
@@ -96,6 +104,9 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cuda", ("cuda.available", "cuda.compiled_version", "cuda.runtime_version", "cuda.driver*")),
     ("cudnn", ("cuda.cudnn", "cuda.cudnn.*", "cuda.nccl", "cuda.nccl.*", "packages.nvidia-cudnn*")),
     ("gpu", ("cuda.devices", "cuda.devices.*", "cuda.*", "env.cuda_*")),
+    # Another CPU with the same dispatch level can still pick other kernels (oneDNN and
+    # MKL choose by model and cache sizes): a suspect when runs from two machines differ.
+    ("cpu-model", ("cpu.model", "platform.machine")),
     (
         "numerics-package",
         (
@@ -115,6 +126,18 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("package", ("packages.*",)),
 )
 _OTHER_RANK = len(RANKS)
+#: Fingerprint paths that describe the machine rather than the software: the CPU (model,
+#: instruction sets, dispatch level, cores), the GPUs and their driver.
+HARDWARE: tuple[str, ...] = (
+    "cpu.model",
+    "cpu.flags",
+    "cpu.capability",
+    "cpu.cores",
+    "platform.machine",
+    "cuda.devices",
+    "cuda.devices.*",
+    "cuda.driver*",
+)
 #: Categories that name a likely cause in the verdict line.
 _SUSPECT_RANK = next(i for i, (name, _) in enumerate(RANKS) if name == "numerics-package")
 
@@ -132,6 +155,11 @@ def rank_of(path: str) -> tuple[int, str]:
     """``(rank, category)`` of a dotted fingerprint path; lower ranks move numbers more."""
     rank, _, category = _position(path)
     return rank, category
+
+
+def is_hardware(path: str) -> bool:
+    """Whether a dotted fingerprint path describes the machine (:data:`HARDWARE`)."""
+    return any(fnmatch.fnmatchcase(path.lower(), pattern) for pattern in HARDWARE)
 
 
 def is_suspect(change: EnvChange) -> bool:
@@ -221,6 +249,7 @@ _SHORT_NAMES = {
     "cuda.compiled_version": "CUDA (compiled)",
     "cuda.driver_version": "CUDA driver",
     "cpu.capability": "CPU capability",
+    "cpu.model": "CPU model",
     "distributed.world_size": "world size",
     "distributed.backend": "distributed backend",
     "distributed.bucket_cap_mb": "DDP bucket MB",
