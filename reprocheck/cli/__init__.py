@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "run": "reprocheck.cli.run:run",
     "determinism": "reprocheck.cli.determinism:determinism",
     "compare": "reprocheck.cli.compare:compare",
+    "calibrate": "reprocheck.cli.calibrate:calibrate",
     "check": "reprocheck.cli.check:check",
     "lock": "reprocheck.cli.lock:lock",
     "report": "reprocheck.cli.report:report",
