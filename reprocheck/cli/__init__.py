@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "check": "reprocheck.cli.check:check",
     "lock": "reprocheck.cli.lock:lock",
     "report": "reprocheck.cli.report:report",
+    "repro": "reprocheck.cli.repro:repro",
 }
 
 # What click raises to exit or to report a usage error: click handles these itself.

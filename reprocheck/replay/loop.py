@@ -44,6 +44,7 @@ def replay(
     *,
     dist: DistSetup | None = None,
     after_build: Callable[[Scenario], None] | None = None,
+    tracer_factory: Callable[[str], OpTracer | None] | None = None,
 ) -> tuple[ScenarioRecord, dict[str, torch.Tensor]]:
     """Build and train one scenario under :func:`~reprocheck.replay.seeding.seeded`.
 
@@ -56,6 +57,8 @@ def replay(
             :func:`replay` with the same arguments; rank 0 alone traces operators.
         after_build: called with the built scenario before its first step (calibrate
             moves the initial parameters by one ULP here); None for a plain replay.
+        tracer_factory: makes the operator tracer from the scenario name (``repro``
+            captures one operator's inputs through an OpTracer subclass); None: the plain one.
 
     Returns:
         The record and the final tensors (on the CPU), named as in
@@ -79,7 +82,7 @@ def replay(
         )
         # The trace is rank 0's: only its record is kept, and tracing never moves numbers.
         traced = options.trace_steps >= 1 and (dist is None or dist.rank == 0)
-        tracer = _make_tracer(spec.name) if traced else None
+        tracer = (tracer_factory or _make_tracer)(spec.name) if traced else None
         trained = _train(spec, ctx, tracer, options, dist, after_build=after_build)
     config = ScenarioConfig(
         steps=n_steps,
