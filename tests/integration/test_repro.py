@@ -104,3 +104,51 @@ def test_runs_that_do_not_diverge_are_exit_2(written: Written, tmp_path: Path) -
     assert "Error: the runs do not diverge" in result.stderr
     assert "Hint:" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+OLD_TORCH_ENV = "torch-2.6.0"
+
+
+@pytest.fixture(scope="module")
+def torch26_python() -> Path:
+    """The interpreter of the matrix's torch 2.6.0 environment, built by its nox session.
+
+    The session builds ``.nox/replay-env-torch-2-6-0`` from ``lockfiles/torch-2.6.0.txt``
+    (reused while the lockfile is unchanged) and replays the scenarios into
+    ``runs/torch-2.6.0``, as ``nox -s "replay(env='torch-2.6.0')"`` always does.
+    """
+    done = subprocess.run(
+        ["nox", "-s", f"replay(env='{OLD_TORCH_ENV}')"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    python = ROOT / ".nox" / f"replay-env-{OLD_TORCH_ENV.replace('.', '-')}" / "bin" / "python"
+    assert python.is_file()
+    return python
+
+
+@pytest.mark.parametrize("threads", [2, 1])
+def test_the_same_script_runs_in_the_torch_2_6_environment(
+    written: Written, torch26_python: Path, threads: int
+) -> None:
+    """Exit 0 and "reproduces", or exit 1 and the ULP distance: never a failure to run."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [str(torch26_python), "-I", str(written.directory / "repro.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(f"\ntorch 2.6.0, {threads} threads: {done.stdout.strip()}")
+    assert "torch 2.6.0" in done.stdout
+    if done.returncode == 0:
+        assert "reproduces the baseline's output" in done.stdout
+    else:
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "max ULP distance" in done.stdout
