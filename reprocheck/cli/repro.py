@@ -21,7 +21,14 @@ __all__ = ["repro"]
     metavar="DIR",
     help="The directory to create for the reproduction (must not exist, or be empty).",
 )
-def repro(baseline: Path, candidate: Path, out: Path) -> None:
+@click.option(
+    "--scenario",
+    default=None,
+    metavar="NAME",
+    help="Reproduce this scenario's first divergent operator [default: the first "
+    "scenario whose traced operators differ].",
+)
+def repro(baseline: Path, candidate: Path, out: Path, scenario: str | None) -> None:
     """Write a standalone reproduction of the first operator where the runs part.
 
     The first traced operator whose output differs between BASELINE and CANDIDATE is
@@ -37,6 +44,7 @@ def repro(baseline: Path, candidate: Path, out: Path) -> None:
     \b
     Examples:
       reprocheck repro runs/torch-2.6 runs/torch-2.13 -o repro
+      reprocheck repro runs/a runs/b --scenario transformer -o repro-transformer
       python repro/repro.py
 
     Exit 0 when the reproduction was written, 2 bad input (also: runs that do not
@@ -44,7 +52,7 @@ def repro(baseline: Path, candidate: Path, out: Path) -> None:
     """
     from reprocheck.workflows.repro import write_repro
 
-    done = write_repro(baseline, candidate, out)
+    done = write_repro(baseline, candidate, out, scenario=scenario)
     where = f"{done.module or '(no module)'}, scenario {done.scenario}, step {done.step}"
     click.echo(f"first divergent operator: {done.op} in {where} {done.phase}")
     if done.reproduced:

@@ -72,8 +72,13 @@ class Reproduction:
         return self.directory / "repro.py"
 
 
-def write_repro(baseline: Path, candidate: Path, out: Path) -> Reproduction:
+def write_repro(
+    baseline: Path, candidate: Path, out: Path, *, scenario: str | None = None
+) -> Reproduction:
     """Find the first divergent operator of the two runs and write its reproduction.
+
+    The first scenario (in the baseline's order) whose traced operators differ is taken,
+    or ``scenario`` when given.
 
     Raises:
         InputError: a run cannot be read, the runs do not diverge in a traced operator,
@@ -87,7 +92,7 @@ def write_repro(baseline: Path, candidate: Path, out: Path) -> Reproduction:
     from reprocheck.workflows.repro_script import script_text
 
     run_b, run_c = load_run(Path(baseline)), load_run(Path(candidate))
-    name, b_entry, c_entry = _first_divergent_call(run_b, run_c)
+    name, b_entry, c_entry = _first_divergent_call(run_b, run_c, _wanted(run_b, scenario))
     record = run_b.records[name]
     if record.source == RECORDED_SOURCE:
         raise InputError(
@@ -119,12 +124,26 @@ def write_repro(baseline: Path, candidate: Path, out: Path) -> Reproduction:
     )
 
 
-def _first_divergent_call(run_b: Run, run_c: Run) -> tuple[str, TraceEntry, TraceEntry]:
+def _wanted(run: Run, scenario: str | None) -> list[str]:
+    if scenario is None:
+        return list(run.records)
+    if scenario not in run.records:
+        raise InputError(
+            f"the baseline has no scenario {scenario!r}",
+            hint=f"The baseline's scenarios: {', '.join(run.records)}.",
+            field="scenario",
+        )
+    return [scenario]
+
+
+def _first_divergent_call(
+    run_b: Run, run_c: Run, names: list[str]
+) -> tuple[str, TraceEntry, TraceEntry]:
     from reprocheck.comparison.localize import align_traces, record_divergence
 
     diverged_untraced = None
-    for name, b in run_b.records.items():
-        c = run_c.records.get(name)
+    for name in names:
+        b, c = run_b.records[name], run_c.records.get(name)
         if c is None:
             continue
         first = align_traces(b.trace, c.trace).first

@@ -152,3 +152,21 @@ def test_the_same_script_runs_in_the_torch_2_6_environment(
     else:
         assert done.returncode == 1, done.stdout + done.stderr
         assert "max ULP distance" in done.stdout
+
+
+def test_an_unknown_scenario_is_exit_2(written: Written, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "repro",
+            str(written.baseline),
+            str(written.candidate),
+            "--scenario",
+            "nosuch",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "Error: the baseline has no scenario 'nosuch'" in result.stderr
+    assert "Hint:" in result.stderr
