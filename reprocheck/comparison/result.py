@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar, get_args
 
 from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_list, req_str
+from reprocheck.comparison.envelope import EnvelopeJudgement
 from reprocheck.comparison.numerics import TensorDiff
 from reprocheck.errors import ArtifactError, ExitCode, SchemaVersionError
 
@@ -245,6 +246,9 @@ class ScenarioComparison:
             or a parameter) at different steps or only one of them did, the line that says
             so (``candidate: loss non-finite from step 4; baseline finite``); the verdict
             is then drift. None otherwise.
+        envelope: how the difference compares with the baseline's calibrated rounding
+            envelope (``reprocheck calibrate``), which then decided the verdict; None
+            when the baseline has no envelope or the runs are identical.
     """
 
     name: str
@@ -260,6 +264,7 @@ class ScenarioComparison:
     structural: Structural = dataclasses.field(default_factory=Structural)
     notes: tuple[str, ...] = ()
     nonfinite: str | None = None
+    envelope: EnvelopeJudgement | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -278,6 +283,7 @@ class ScenarioComparison:
             "structural": self.structural.to_dict(),
             "notes": list(self.notes),
             "nonfinite": self.nonfinite,
+            "envelope": None if self.envelope is None else self.envelope.to_dict(),
         }
 
     @classmethod
@@ -304,6 +310,9 @@ class ScenarioComparison:
             ),
             notes=_strs(data, "notes", where),
             nonfinite=None if data.get("nonfinite") is None else req_str(data, "nonfinite", where),
+            envelope=None
+            if data.get("envelope") is None
+            else EnvelopeJudgement.from_dict(data["envelope"], f"{where}.envelope"),
         )
 
 

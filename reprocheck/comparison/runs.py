@@ -72,6 +72,7 @@ def compare(
             fingerprint file; runs of different scenarios or configurations.
     """
     from reprocheck.artifacts import runs as store
+    from reprocheck.comparison.calibrated import judge_envelopes
 
     kind_b, path_b = _artifact_kind(Path(baseline))
     kind_c, path_c = _artifact_kind(Path(candidate))
@@ -91,6 +92,7 @@ def compare(
     _check_same_scenarios(run_b, run_c)
     env = tuple(diff_fingerprints(run_b.fingerprint, run_c.fingerprint))
     scenarios = tuple(compare_scenario(name, run_b, run_c, policy) for name in run_b.records)
+    scenarios = judge_envelopes(path_b, run_b, run_c, scenarios, _without_norm_noise)
     verdict = worst_verdict([s.verdict for s in scenarios])
     return ComparisonResult(
         verdict=verdict,

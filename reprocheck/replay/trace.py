@@ -217,6 +217,9 @@ class OpTracer:
 
     # -- recording ----------------------------------------------------------------------
 
+    def _before(self, func: Any, args: Any, kwargs: Any) -> None:
+        """Called before each operator runs (a subclass may look at its inputs); no-op."""
+
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
         info = op_info(func)
         if self._paused or info.skip:
@@ -266,6 +269,7 @@ def _mode_class(base: type[Any]) -> type[Any]:
                 self, func: Any, types: Any, args: Any = (), kwargs: Any = None
             ) -> Any:
                 kwargs = kwargs or {}
+                self.tracer._before(func, args, kwargs)
                 out = func(*args, **kwargs)
                 # The mode is off while this runs, so the digests below are not traced.
                 self.tracer._record(func, args, kwargs, out)

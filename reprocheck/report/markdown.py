@@ -64,6 +64,7 @@ def _scenario_details(s: ScenarioComparison) -> list[str]:
     """The facts behind a scenario that is not identical, as a bold name and a list."""
     facts = [
         s.nonfinite,
+        s.envelope.text() if s.envelope else None,
         s.first_divergence.detail if s.first_divergence else None,
         tensor_line(s),
         *(metric_line(s.name, m) for m in s.metrics[:3]),

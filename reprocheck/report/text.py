@@ -162,6 +162,7 @@ def render_text(result: ComparisonResult, *, color: bool = False) -> str:
                 line
                 for line in (
                     s.nonfinite,
+                    s.envelope.text() if s.envelope else None,
                     s.first_divergence.detail if s.first_divergence else None,
                     tensor_line(s),
                     *(metric_line(s.name, m) for m in s.metrics[:3]),
