@@ -12,6 +12,7 @@ seeded data), then per step ``forward`` (model and loss), ``backward``, ``optimi
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Literal
 
 from reprocheck._schema import (
@@ -39,6 +40,8 @@ __all__ = [
     "TensorInfo",
     "TraceEntry",
 ]
+
+_DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
 
 #: ``ScenarioRecord.source`` of a run recorded from the user's own loop (reprocheck.record):
 #: there is no scenario of that name to replay.
@@ -247,19 +250,22 @@ class StepRecord:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TensorInfo:
-    """Dtype and shape of one final tensor, as listed in the record (checked on load).
+    """Dtype, shape and stored digest of one final tensor (all checked on load).
 
     ``layout`` is the tensor's layout in training: ``"strided"`` (dense; the key is then
     not written) or a sparse layout such as ``"sparse_coo"``, whose tensor the run stores
-    densified (docs/artifact-format.md).
+    densified. ``digest``: CRC-32 of the stored bytes (docs/artifact-format.md).
     """
 
     dtype: str
     shape: tuple[int, ...]
     layout: str = "strided"
+    digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {} if self.layout == "strided" else {"layout": self.layout}
+        extra: dict[str, Any] = {} if self.layout == "strided" else {"layout": self.layout}
+        if self.digest is not None:
+            extra["digest"] = self.digest
         return {"dtype": self.dtype, "shape": list(self.shape), **extra}
 
     @classmethod
@@ -268,7 +274,11 @@ class TensorInfo:
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise ArtifactError(f"{where}: key 'shape' must be a list of non-negative integers")
         layout = req_str(data, "layout", where) if "layout" in data else "strided"
-        return cls(dtype=req_str(data, "dtype", where), shape=tuple(shape), layout=layout)
+        digest = req_str(data, "digest", where) if data.get("digest") is not None else None
+        if not _DIGEST.fullmatch(digest or "crc32:00000000"):
+            raise ArtifactError(f"{where}: key 'digest' must read crc32:<8 hex digits>")
+        dtype = req_str(data, "dtype", where)
+        return cls(dtype=dtype, shape=tuple(shape), layout=layout, digest=digest)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
