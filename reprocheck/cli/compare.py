@@ -88,8 +88,21 @@ def report(result: ComparisonResult, fmt: str, output: Path | None) -> None:
 @format_option()
 @output_option()
 @policy_option()
-def compare(
-    baseline: Path, candidate: Path, fmt: str, output: Path | None, policy_file: Path | None
+@click.option(
+    "--pair",
+    "pairs",
+    multiple=True,
+    metavar="A=B",
+    help="Compare scenario A of the baseline with scenario B of the candidate (repeatable; "
+    "only the paired scenarios are compared): a model v1 against v2, a changed copy.",
+)
+def compare(  # noqa: PLR0917 - click passes every option as an argument
+    baseline: Path,
+    candidate: Path,
+    fmt: str,
+    output: Path | None,
+    policy_file: Path | None,
+    pairs: tuple[str, ...],
 ) -> None:
     """Compare the CANDIDATE run with the BASELINE run and say what changed.
 
@@ -105,5 +118,5 @@ def compare(
     from reprocheck.comparison import compare as compare_runs
 
     policy = load_cli_policy(policy_file)
-    result = compare_runs(baseline, candidate, policy=policy)
+    result = compare_runs(baseline, candidate, policy=policy, pairs=pairs)
     report(result, fmt, output)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar, get_args
 
 from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_list, req_str
+from reprocheck.comparison.evidence_record import Evidence
 from reprocheck.comparison.numerics import TensorDiff
 from reprocheck.errors import ArtifactError, ExitCode, SchemaVersionError
 
@@ -135,6 +136,8 @@ class FirstDivergence:
         parameter: the first parameter whose digest differs at that step, if any.
         kind: ``rounding``, ``random-stream`` or ``computation``.
         detail: one line saying how far apart the first differing values are.
+        evidence: why the kind is what it is (comparison.evidence_record); None for
+            results from before it was recorded.
     """
 
     step: int
@@ -144,9 +147,12 @@ class FirstDivergence:
     parameter: str | None = None
     kind: Kind | None = None
     detail: str | None = None
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["evidence"] = None if self.evidence is None else self.evidence.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "first_divergence") -> FirstDivergence:
@@ -159,6 +165,9 @@ class FirstDivergence:
             parameter=_opt_str(data, "parameter", where),
             kind=_choice(data, "kind", where, get_args(Kind), null=True),
             detail=_opt_str(data, "detail", where),
+            evidence=None
+            if data.get("evidence") is None
+            else Evidence.from_dict(data["evidence"], f"{where}.evidence"),
         )
 
 

@@ -9,6 +9,7 @@ from reprocheck.report.text import (
     ENV_LIMIT,
     divergence_cell,
     env_value,
+    evidence_line,
     metric_line,
     tensor_line,
     ulp_text,
@@ -65,6 +66,7 @@ def _scenario_details(s: ScenarioComparison) -> list[str]:
     facts = [
         s.nonfinite,
         s.first_divergence.detail if s.first_divergence else None,
+        evidence_line(s),
         tensor_line(s),
         *(metric_line(s.name, m) for m in s.metrics[:3]),
         f"growth: {s.trend}" if s.trend != "none" else None,
