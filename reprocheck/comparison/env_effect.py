@@ -46,8 +46,9 @@ def _in_force(path: str, baseline: Mapping[str, Any], candidate: Mapping[str, An
     targets = _SETS.get(path.lower())
     if not targets:
         return False
-    values = [(_lookup(baseline, t), _lookup(candidate, t)) for t in targets]
-    return all(b is not None and b == c for b, c in values)
+    pairs = [(_lookup(baseline, t), _lookup(candidate, t)) for t in targets]
+    known = [(b, c) for b, c in pairs if b is not None or c is not None]
+    return bool(known) and all(b == c for b, c in known)
 
 
 def refine(

@@ -140,6 +140,22 @@ def judged_by_reference(b: TraceEntry, distance: Mapping[str, float]) -> tuple[K
     return "computation", Evidence(text, "float64-reference", distance_to_float64=dict(distance))
 
 
+def _random(b: TraceEntry, c: TraceEntry) -> tuple[Kind, Evidence]:
+    """A random operator, same arguments and inputs: another draw, or the same one rounded
+    differently (its transform's kernel changed; no float64 reference exists for a draw)."""
+    dtype = first_float_dtype(b.dtypes)
+    rel = entry_rel_diff(b, c)
+    if dtype is not None and rel <= rounding_threshold(dtype):
+        text = (
+            f"same arguments and inputs {where_text(b)}, the same draw rounded differently "
+            f"(relative difference {rel:.2g}): the random operator's kernel changed, not the "
+            "stream (a random draw has no float64 reference)"
+        )
+        return "rounding", Evidence(text, "random-draw")
+    text = f"same arguments and inputs {where_text(b)}, another random draw"
+    return "random-stream", Evidence(text, "random-draw")
+
+
 def _by_size(b: TraceEntry, c: TraceEntry) -> tuple[Kind, Evidence]:
     dtype = first_float_dtype(b.dtypes)
     rel = entry_rel_diff(b, c)
@@ -166,8 +182,7 @@ def op_evidence(
         text = f"inputs differ {where_text(b)} (made upstream of the trace); " + evidence.text
         return kind, Evidence(text, "passed-on")
     if is_random_op(b.op):
-        text = f"same arguments and inputs {where_text(b)}, another random draw"
-        return "random-stream", Evidence(text, "random-draw")
+        return _random(b, c)
     if distance is not None:
         return judged_by_reference(b, distance)
     return _by_size(b, c)

@@ -47,10 +47,20 @@ def _first_float(value: Any) -> torch.Tensor | None:
 
 
 def _run(call: CapturedCall, dtype: Any) -> torch.Tensor | None:
+    import torch
+
+    kwargs = _converted(call.kwargs, dtype)
+    if dtype is not None and getattr(kwargs.get("dtype"), "is_floating_point", False):
+        kwargs["dtype"] = dtype  # a factory call (linspace, arange...) made in float64
+    previous = torch.get_default_dtype()
     try:
-        out = call.func(*_converted(call.args, dtype), **_converted(call.kwargs, dtype))
+        if dtype is not None:
+            torch.set_default_dtype(dtype)  # a factory call left at the default dtype
+        out = call.func(*_converted(call.args, dtype), **kwargs)
     except (RuntimeError, TypeError, ValueError, NotImplementedError):
         return None  # an operator without a float64 kernel: no reference
+    finally:
+        torch.set_default_dtype(previous)
     found = _first_float(out)
     return None if found is None else found.detach().double().reshape(-1).cpu()
 

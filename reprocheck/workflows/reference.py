@@ -25,13 +25,14 @@ __all__ = ["with_references"]
 
 
 def _kernel_change(b: ScenarioRecord, c: ScenarioRecord) -> OpDivergence | None:
-    """The first divergence's call when its inputs are known equal on both sides."""
+    """The first divergence's call when its arguments and inputs are known equal on both sides
+    (a factory call such as ``linspace`` has arguments only)."""
     op = align_traces(b.trace, c.trace).first
-    if op is None or not op.baseline.inputs or op.baseline.inputs != op.candidate.inputs:
+    if op is None or op.baseline.inputs != op.candidate.inputs:
         return None
-    if op.baseline.args != op.candidate.args:
-        return None
-    return op
+    if not op.baseline.inputs and not op.baseline.args:
+        return None  # a run from before the trace kept inputs: nothing known equal
+    return op if op.baseline.args == op.candidate.args else None
 
 
 def _distances(record: ScenarioRecord, op: OpDivergence) -> dict[str, float] | None:

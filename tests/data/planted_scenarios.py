@@ -74,3 +74,37 @@ def lr(ctx: reprocheck.ScenarioContext) -> reprocheck.Scenario:
 
 for _build in (same, eps, gelu_tanh, dropout_p, bf16_linear, shuffled, lr):
     _build.default_steps = 2  # type: ignore[attr-defined]
+
+
+def fixed(ctx: reprocheck.ScenarioContext) -> reprocheck.Scenario:
+    """A small MLP with no random draw at all (parameters and data from ``sin``/``cos``):
+    what moves its numbers is a kernel, never a random stream."""
+    torch.manual_seed(0)
+
+    def param(*shape: int, phase: float) -> torch.nn.Parameter:
+        n = 1
+        for d in shape:
+            n *= d
+        return torch.nn.Parameter(torch.linspace(0, 40, n).add(phase).sin().mul(0.3).reshape(shape))
+
+    class Fixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w1, self.b1 = param(256, 64, phase=0.1), param(256, phase=0.2)
+            self.w2, self.b2 = param(8, 256, phase=0.3), param(8, phase=0.4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = torch.nn.functional.gelu(torch.nn.functional.linear(x, self.w1, self.b1))
+            return torch.nn.functional.linear(torch.tanh(h), self.w2, self.b2)
+
+    model = Fixed()
+    data = torch.linspace(0, 100, ctx.steps * 512 * 64).cos().reshape(ctx.steps, 512, 64)
+    return reprocheck.Scenario(
+        model=model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
+        batch=lambda step: data[step],
+        loss=lambda model, batch: model(batch).pow(2).mean(),
+    )
+
+
+fixed.default_steps = 2  # type: ignore[attr-defined]
