@@ -34,6 +34,7 @@ from reprocheck.comparison.result import Kind
 from reprocheck.model.records import TraceEntry
 
 __all__ = [
+    "args_differ",
     "judged_by_reference",
     "op_evidence",
     "parts_here",
@@ -46,7 +47,6 @@ __all__ = [
 # "within rounding" of its float64 reference: a few hundred units in the last place of
 # float32 leave room for any summation order; wider for the 8- and 11-bit mantissas.
 _REFERENCE_TOL = {"float64": 1e-10, "float32": 1e-4, "float16": 1e-2, "bfloat16": 3e-2}
-_MISSING = "(not passed)"
 
 
 def reference_tolerance(dtype: str | None) -> float:
@@ -60,16 +60,22 @@ def parts_here(b: TraceEntry, c: TraceEntry) -> bool:
     Runs from before the trace kept arguments have neither, and part at the first call
     whose output differs, as before.
     """
-    if b.args != c.args or b.in_dtypes != c.in_dtypes:
+    if args_differ(b, c) or b.in_dtypes != c.in_dtypes:
         return True
     return b.inputs == c.inputs and b.digest != c.digest
+
+
+def args_differ(b: TraceEntry, c: TraceEntry) -> bool:
+    """Whether an argument both calls pass has another value (an argument one torch
+    version's schema has and the other's lacks is no change of value)."""
+    return any(key in c.args and value != c.args[key] for key, value in b.args.items())
 
 
 def show_value(value: Any) -> str:
     """``1e-05``, ``'tanh'``, ``[16]``: an argument's value as a reader expects it."""
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, str) and value != _MISSING:
+    if isinstance(value, str):
         return repr(value)
     return str(value)
 
@@ -81,17 +87,13 @@ def where_text(entry: TraceEntry) -> str:
 
 
 def _changed(b: Mapping[str, Any], c: Mapping[str, Any]) -> dict[str, list[Any]]:
-    keys = list(b) + [k for k in c if k not in b]
-    return {
-        k: [b.get(k, _MISSING), c.get(k, _MISSING)]
-        for k in keys
-        if k not in b or k not in c or b[k] != c[k]
-    }
+    return {k: [v, c[k]] for k, v in b.items() if k in c and v != c[k]}
 
 
 def _dropout_text(entry: TraceEntry, changed: dict[str, list[Any]]) -> str | None:
     """A dropout traced as ``bernoulli_(p = 1 - p)``: told as the dropout's own ``p``."""
-    if op_base_name(entry.op) != "bernoulli" or "p" not in changed:
+    module = entry.module.rsplit(".", 1)[-1].lower()
+    if op_base_name(entry.op) != "bernoulli" or "p" not in changed or "drop" not in module:
         return None
     old, new = changed["p"]
     if not isinstance(old, float) or not isinstance(new, float):
@@ -115,7 +117,8 @@ def _arguments(b: TraceEntry, c: TraceEntry) -> tuple[Kind, Evidence]:
 def _input_dtypes(b: TraceEntry, c: TraceEntry) -> tuple[Kind, Evidence]:
     before = ",".join(b.in_dtypes) or "(none)"
     after = ",".join(c.in_dtypes) or "(none)"
-    text = f"precision change: inputs {before} → {after} {where_text(b)}"
+    what = "precision change" if set(b.in_dtypes) != set(c.in_dtypes) else "another call"
+    text = f"{what}: tensor inputs {before} → {after} {where_text(b)}"
     dtypes = {"baseline": list(b.in_dtypes), "candidate": list(c.in_dtypes)}
     return "computation", Evidence(text, "dtypes", dtypes=dtypes)
 
@@ -173,7 +176,7 @@ def op_evidence(
     b: TraceEntry, c: TraceEntry, distance: Mapping[str, float] | None = None
 ) -> tuple[Kind, Evidence]:
     """The kind of the first differing call ``b``/``c`` and the evidence for it."""
-    if b.args != c.args:
+    if args_differ(b, c):
         return _arguments(b, c)
     if b.in_dtypes != c.in_dtypes:
         return _input_dtypes(b, c)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reprocheck._log import log
 from reprocheck.comparison.align import OpDivergence, align_traces
-from reprocheck.comparison.evidence import judged_by_reference
+from reprocheck.comparison.evidence import args_differ, judged_by_reference
 from reprocheck.comparison.result import ComparisonResult, ScenarioComparison
 from reprocheck.comparison.summary import summary_line
 from reprocheck.model.records import ScenarioRecord
@@ -32,7 +32,7 @@ def _kernel_change(b: ScenarioRecord, c: ScenarioRecord) -> OpDivergence | None:
         return None
     if not op.baseline.inputs and not op.baseline.args:
         return None  # a run from before the trace kept inputs: nothing known equal
-    return op if op.baseline.args == op.candidate.args else None
+    return None if args_differ(op.baseline, op.candidate) else op
 
 
 def _distances(record: ScenarioRecord, op: OpDivergence) -> dict[str, float] | None:
