@@ -111,6 +111,11 @@ class Run:
     def tensor_path(self, name: str) -> Path:
         return self.path / "scenarios" / self._dirs[name] / TENSORS
 
+    def renamed(self, names: dict[str, str], records: dict[str, ScenarioRecord]) -> Run:
+        """A view holding only ``records``, each read from the scenario ``names[new name]``."""
+        dirs = {new: self._dirs[old] for new, old in names.items()}
+        return Run(self.path, self.manifest, records, dirs)
+
     @contextlib.contextmanager
     def open_tensors(self, name: str) -> Iterator[TensorReader]:
         """Open one scenario's final tensors for lazy reading."""

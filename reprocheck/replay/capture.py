@@ -66,15 +66,16 @@ class CaptureTracer(OpTracer):
         self.captured: Captured | None = None
         self._pending: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
 
-    def _before(self, func: Any, args: Any, kwargs: Any) -> None:
-        if self.captured is not None or self._paused or op_info(func).skip:
-            return
-        if (self._step, self._counters.get(self._step, 0)) == self.target:
+    def inputs_of(self, func: Any, args: Any, kwargs: Any) -> Any:
+        call = super().inputs_of(func, args, kwargs)
+        here = (self._step, self._counters.get(self._step, 0))
+        if self.captured is None and call is not None and here == self.target:
             self._pending = encode_args(args, kwargs)
+        return call
 
-    def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+    def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:
         before = len(self._entries)
-        super()._record(func, args, kwargs, out)
+        super()._record(func, args, kwargs, out, call)
         pending, self._pending = self._pending, None
         if pending is None or len(self._entries) == before:
             return
