@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bisect_fixtures import SCENARIO, make_wheel, make_wheels, write_lockfile
+from bisect_fixtures import PAIR_SCENARIO, SCENARIO, make_wheel, make_wheels, write_lockfile
 
 from reprocheck.pinned.bisect_envs import EnvBuilder, mixable_groups
 from reprocheck.pinned.bisect_plan import plan_bisect
@@ -36,16 +36,19 @@ class Workspace:
         self.wheels = root / "wheels"
         self.hashes = make_wheels(self.wheels)
         (root / "scen.py").write_text(SCENARIO, encoding="utf-8")
+        (root / "pair.py").write_text(PAIR_SCENARIO, encoding="utf-8")
         self.old = write_lockfile(root / "old.txt", ONE, self.hashes)
 
     def lockfile(self, name: str, **versions: str) -> Path:
         return write_lockfile(self.root / f"{name}.txt", {**ONE, **versions}, self.hashes)
 
-    def bisect(self, new: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    def bisect(
+        self, new: Path, old: Path | None = None, scenario: str = "scen:build"
+    ) -> tuple[subprocess.CompletedProcess[str], dict]:
         out = self.root / f"{new.stem}.json"
-        argv = [sys.executable, "-m", "reprocheck", "bisect", str(self.old), str(new)]
-        argv += ["scen:build", "--steps", "2", "--find-links", str(self.wheels)]
-        argv += ["--format", "json", "-o", str(out), *extra]
+        argv = [sys.executable, "-m", "reprocheck", "bisect", str(old or self.old), str(new)]
+        argv += [scenario, "--steps", "2", "--find-links", str(self.wheels)]
+        argv += ["--format", "json", "-o", str(out)]
         env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
         done = subprocess.run(
             argv, check=False, cwd=self.root, capture_output=True, text=True, env=env
@@ -78,8 +81,9 @@ def test_single_culprit_named_within_the_bound(ws: Workspace) -> None:
     assert culprit["first_divergence"]["step"] == 0  # the initial weights differ
     groups = len(report["groups"])
     assert groups == 3
-    tried = len(report["environments"])
-    assert tried <= math.ceil(math.log2(groups)) + 3, report["environments"]
+    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
+    print(f"single culprit: {tried} environments tried for {groups} groups (bound {bound})")
+    assert tried <= bound, report["environments"]
     labels = [e["label"] for e in report["environments"]]
     assert labels[:2] == ["OLD", "NEW"]
     # progress: one line per environment and stage
@@ -93,7 +97,27 @@ def test_two_culprits_both_named(ws: Workspace) -> None:
     assert report["verdict"] == "culprit"
     assert sorted(map(sorted, culprit_names(report))) == [["rcinit"], ["rcscale"]]
     groups = len(report["groups"])
-    assert len(report["environments"]) <= math.ceil(math.log2(groups)) + 3
+    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
+    print(f"two culprits: {tried} environments tried for {groups} groups (bound {bound})")
+    assert tried <= bound, report["environments"]
+
+
+def test_interaction_of_two_groups_is_stated(ws: Workspace) -> None:
+    """rcpa and rcpb move the numbers only together: no single culprit, an interaction."""
+    old = write_lockfile(ws.root / "pair-old.txt", {**ONE, "rcpa": "1.0", "rcpb": "1.0"}, ws.hashes)
+    new = write_lockfile(ws.root / "pair-new.txt", {**ONE, "rcpa": "2.0", "rcpb": "2.0"}, ws.hashes)
+    done, report = ws.bisect(new, old=old, scenario="pair:build")
+    assert done.returncode == 1, done.stderr
+    assert report["verdict"] == "interaction"
+    assert culprit_names(report) == [{"rcpa", "rcpb"}]
+    assert report["culprits"][0]["confirmed"] is False
+    labels = {e["label"]: e["verdict"] for e in report["environments"]}
+    assert labels == {
+        "OLD": "baseline",
+        "NEW": "drift",
+        "OLD + rcpa": "no_drift",
+        "OLD + rcpb": "no_drift",
+    }
 
 
 def test_no_drift_builds_only_the_two_ends(ws: Workspace) -> None:
