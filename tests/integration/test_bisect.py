@@ -153,8 +153,12 @@ def test_own_command_is_bisected(ws: Workspace) -> None:
 
 
 def test_no_drift_builds_only_the_two_ends(ws: Workspace) -> None:
-    new = ws.lockfile("new-none", rcalpha="2.0", rcbeta="2.0")
-    done, report = ws.bisect(new)
+    """Also: lockfiles without reprocheck's own requirements (click, deepdiff, safetensors)."""
+    old = write_lockfile(ws.root / "lean-old.txt", ONE, ws.hashes, lean=True)
+    assert "click==" not in old.read_text(encoding="utf-8")
+    versions = {**ONE, "rcalpha": "2.0", "rcbeta": "2.0"}
+    new = write_lockfile(ws.root / "new-none.txt", versions, ws.hashes, lean=True)
+    done, report = ws.bisect(new, old=old)
     assert done.returncode == 0, done.stderr
     assert report["verdict"] == "no_drift"
     assert report["culprits"] == []

@@ -96,11 +96,36 @@ def make_wheels(out: Path) -> dict[tuple[str, str], str]:
     return hashes
 
 
+#: reprocheck's own requirements (and theirs) in the base lockfile, which a project's
+#: lockfile need not pin: ``write_lockfile(..., lean=True)`` leaves them out.
+OWN_REQUIREMENTS = ("click", "deepdiff", "safetensors", "cachebox", "orderly-set")
+
+
+def _without(text: str, names: tuple[str, ...]) -> str:
+    """``text`` without the entries (a pin line and its indented lines) of ``names``."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if line[:1] not in (" ", "\t", "\n", "#"):
+            skipping = line.split("==", 1)[0].strip() in names
+        elif line[:1] in ("\n", "#") and not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
 def write_lockfile(
-    path: Path, versions: Mapping[str, str], hashes: Mapping[tuple[str, str], str]
+    path: Path,
+    versions: Mapping[str, str],
+    hashes: Mapping[tuple[str, str], str],
+    *,
+    lean: bool = False,
 ) -> Path:
     """The base lockfile plus ``versions`` (name -> version), hashed like pip-compile does."""
     base = BASE_LOCKFILE.read_text(encoding="utf-8")
+    if lean:
+        base = _without(base, OWN_REQUIREMENTS)
     head, sep, unsafe = base.partition("\n# The following packages are considered to be unsafe")
     extra = "".join(
         f"{name}=={version} \\\n    --hash=sha256:{hashes[name, version]}\n    # via -r req.in\n"
