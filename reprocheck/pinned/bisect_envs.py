@@ -46,7 +46,14 @@ __all__ = [
 ]
 
 #: What a replay imports besides torch (reprocheck is installed without dependencies).
-RUNTIME_REQUIREMENTS = ("click>=8.2", "deepdiff>=8.0", "safetensors>=0.8", "numpy")
+#: Not numpy, which reprocheck does not import and which can move numbers: a lockfile
+#: without it is bisected without it.
+RUNTIME_REQUIREMENTS = (
+    "click>=8.2",
+    "deepdiff>=8.0",
+    "safetensors>=0.8",
+    "tomli>=1.1; python_version < '3.11'",
+)
 _STAMP = "built"
 _TAIL = 6  # lines of installer output kept in a failure message
 
