@@ -31,10 +31,11 @@ from reprocheck.errors import EnvironmentFailure, InputError
 from reprocheck.model.bisect import Group
 from reprocheck.model.formats import MANIFEST
 from reprocheck.pinned.bisect_plan import BisectPlan, merge_groups, mixed_pins, render_pins
-from reprocheck.pinned.lockfile import LockedPackage
+from reprocheck.pinned.lockfile import LockedPackage, canonical_name
 from reprocheck.pinned.pipconfig import uv_install_options
 
 __all__ = [
+    "RUNTIME_REQUIREMENTS",
     "BuildFailed",
     "EnvBuilder",
     "Replay",
@@ -44,6 +45,15 @@ __all__ = [
     "mixable_groups",
 ]
 
+#: What a replay imports besides torch (reprocheck is installed without dependencies).
+#: Not numpy, which reprocheck does not import and which can move numbers: a lockfile
+#: without it is bisected without it.
+RUNTIME_REQUIREMENTS = (
+    "click>=8.2",
+    "deepdiff>=8.0",
+    "safetensors>=0.8",
+    "tomli>=1.1; python_version < '3.11'",
+)
 _STAMP = "built"
 _TAIL = 6  # lines of installer output kept in a failure message
 
@@ -101,14 +111,22 @@ class EnvBuilder:
     """Builds (or reuses) environments under ``cache_dir`` and replays into them."""
 
     def __init__(
-        self, cache_dir: Path, *, python: str | None, find_links: Sequence[str] = ()
+        self,
+        cache_dir: Path,
+        *,
+        python: str | None,
+        find_links: Sequence[str] = (),
+        more_options: Sequence[str] = (),
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.python = python or f"{sys.version_info[0]}.{sys.version_info[1]}"
         self.uv = find_uv()
         self.install = default_install()
         links = [opt for link in find_links for opt in ("--find-links", str(Path(link).resolve()))]
-        self.index_options = [*links, *uv_install_options()]
+        options = [*links, *more_options, *uv_install_options()]
+        if "--extra-index-url" in options and "--index-strategy" not in options:
+            options += ["--index-strategy", "unsafe-best-match"]
+        self.index_options = options
 
     def key(self, pins: Sequence[LockedPackage]) -> str:
         """The cache key of an environment with ``pins``."""
@@ -151,6 +169,14 @@ class EnvBuilder:
             [*sync, *self.index_options, str(lock)],
             [*own, *self.index_options, *self.install],
         ]
+        missing = _missing_requirements(pins)
+        if missing:
+            # The replay needs reprocheck's own requirements; the lockfiles do not pin them
+            # all. Add the missing ones, holding every pinned version where it is.
+            held = home / "constraints.txt"
+            held.write_text("".join(f"{p.name}=={p.version}\n" for p in pins), encoding="utf-8")
+            extra = [self.uv, "pip", "install", "--python", python, "--constraint", str(held)]
+            steps.append([*extra, *self.index_options, *missing])
         for argv in steps:
             out = _run(argv, timeout=3600)
             if out.returncode != 0:
@@ -203,6 +229,12 @@ class EnvBuilder:
         if replay.command or not imports.is_file():
             return None
         return set(json.loads(imports.read_text(encoding="utf-8")))
+
+
+def _missing_requirements(pins: Sequence[LockedPackage]) -> list[str]:
+    """reprocheck's runtime requirements that ``pins`` leave out."""
+    pinned = {p.key for p in pins}
+    return [r for r in RUNTIME_REQUIREMENTS if canonical_name(r.split(">")[0]) not in pinned]
 
 
 def mixable_groups(plan: BisectPlan, builder: EnvBuilder) -> tuple[Group, ...]:

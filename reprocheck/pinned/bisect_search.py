@@ -32,7 +32,7 @@ from reprocheck.pinned.bisect_envs import (
     ReplayFailed,
     mixable_groups,
 )
-from reprocheck.pinned.bisect_plan import BisectPlan, mixed_pins, plan_bisect
+from reprocheck.pinned.bisect_plan import BisectPlan, index_options, mixed_pins, plan_bisect
 from reprocheck.pinned.lockfile import canonical_name
 
 if TYPE_CHECKING:
@@ -66,7 +66,12 @@ def bisect(old: Path, new: Path, settings: BisectSettings) -> BisectResult:
         EnvironmentFailure: uv is missing.
     """
     plan = plan_bisect(old, new)
-    builder = EnvBuilder(settings.cache_dir, python=plan.python, find_links=settings.find_links)
+    builder = EnvBuilder(
+        settings.cache_dir,
+        python=plan.python,
+        find_links=settings.find_links,
+        more_options=index_options([plan.old.path, plan.new.path]),
+    )
     return _Bisection(plan, builder, settings).run()
 
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bisect_fixtures import SCENARIO, make_wheel, make_wheels, write_lockfile
+from bisect_fixtures import PAIR_SCENARIO, SCENARIO, make_wheel, make_wheels, write_lockfile
 
 from reprocheck.pinned.bisect_envs import EnvBuilder, mixable_groups
 from reprocheck.pinned.bisect_plan import plan_bisect
@@ -36,16 +36,20 @@ class Workspace:
         self.wheels = root / "wheels"
         self.hashes = make_wheels(self.wheels)
         (root / "scen.py").write_text(SCENARIO, encoding="utf-8")
+        (root / "pair.py").write_text(PAIR_SCENARIO, encoding="utf-8")
         self.old = write_lockfile(root / "old.txt", ONE, self.hashes)
 
     def lockfile(self, name: str, **versions: str) -> Path:
         return write_lockfile(self.root / f"{name}.txt", {**ONE, **versions}, self.hashes)
 
-    def bisect(self, new: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    def bisect(
+        self, new: Path, old: Path | None = None, replay: tuple[str, ...] = ("scen:build",)
+    ) -> tuple[subprocess.CompletedProcess[str], dict]:
         out = self.root / f"{new.stem}.json"
-        argv = [sys.executable, "-m", "reprocheck", "bisect", str(self.old), str(new)]
-        argv += ["scen:build", "--steps", "2", "--find-links", str(self.wheels)]
-        argv += ["--format", "json", "-o", str(out), *extra]
+        argv = [sys.executable, "-m", "reprocheck", "bisect", str(old or self.old), str(new)]
+        steps = () if "--command" in replay else ("--steps", "2")
+        argv += [*replay, *steps, "--find-links", str(self.wheels)]
+        argv += ["--format", "json", "-o", str(out)]
         env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
         done = subprocess.run(
             argv, check=False, cwd=self.root, capture_output=True, text=True, env=env
@@ -78,8 +82,9 @@ def test_single_culprit_named_within_the_bound(ws: Workspace) -> None:
     assert culprit["first_divergence"]["step"] == 0  # the initial weights differ
     groups = len(report["groups"])
     assert groups == 3
-    tried = len(report["environments"])
-    assert tried <= math.ceil(math.log2(groups)) + 3, report["environments"]
+    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
+    print(f"single culprit: {tried} environments tried for {groups} groups (bound {bound})")
+    assert tried <= bound, report["environments"]
     labels = [e["label"] for e in report["environments"]]
     assert labels[:2] == ["OLD", "NEW"]
     # progress: one line per environment and stage
@@ -93,12 +98,67 @@ def test_two_culprits_both_named(ws: Workspace) -> None:
     assert report["verdict"] == "culprit"
     assert sorted(map(sorted, culprit_names(report))) == [["rcinit"], ["rcscale"]]
     groups = len(report["groups"])
-    assert len(report["environments"]) <= math.ceil(math.log2(groups)) + 3
+    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
+    print(f"two culprits: {tried} environments tried for {groups} groups (bound {bound})")
+    assert tried <= bound, report["environments"]
+
+
+def test_interaction_of_two_groups_is_stated(ws: Workspace) -> None:
+    """rcpa and rcpb move the numbers only together: no single culprit, an interaction."""
+    old = write_lockfile(ws.root / "pair-old.txt", {**ONE, "rcpa": "1.0", "rcpb": "1.0"}, ws.hashes)
+    new = write_lockfile(ws.root / "pair-new.txt", {**ONE, "rcpa": "2.0", "rcpb": "2.0"}, ws.hashes)
+    done, report = ws.bisect(new, old=old, replay=("pair:build",))
+    assert done.returncode == 1, done.stderr
+    assert report["verdict"] == "interaction"
+    assert culprit_names(report) == [{"rcpa", "rcpb"}]
+    assert report["culprits"][0]["confirmed"] is False
+    labels = {e["label"]: e["verdict"] for e in report["environments"]}
+    assert labels == {
+        "OLD": "baseline",
+        "NEW": "drift",
+        "OLD + rcpa": "no_drift",
+        "OLD + rcpb": "no_drift",
+    }
+
+
+TRAIN = """\
+import torch, reprocheck, rcinit
+
+reprocheck.seed_everything(0)
+model = torch.nn.Linear(4, 2)
+rcinit.init(model)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+with reprocheck.record(model=model, optimizer=optimizer, name="train") as rec:
+    for step in range(2):
+        loss = model(torch.randn(3, 4)).square().mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        rec.step(loss)
+"""
+
+
+def test_own_command_is_bisected(ws: Workspace) -> None:
+    """--command: the user's script, recording through reprocheck.record, in each env."""
+    (ws.root / "train.py").write_text(TRAIN, encoding="utf-8")
+    new = ws.lockfile("new-one", rcinit="2.0", rcalpha="2.0", rcbeta="2.0")
+    done, report = ws.bisect(new, replay=("--command", "python train.py"))
+    assert done.returncode == 1, done.stderr
+    assert report["verdict"] == "culprit"
+    assert culprit_names(report) == [{"rcinit"}]
+    groups = len(report["groups"])
+    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
+    print(f"own command: {tried} environments tried for {groups} groups (bound {bound})")
+    assert tried <= bound, report["environments"]
 
 
 def test_no_drift_builds_only_the_two_ends(ws: Workspace) -> None:
-    new = ws.lockfile("new-none", rcalpha="2.0", rcbeta="2.0")
-    done, report = ws.bisect(new)
+    """Also: lockfiles without reprocheck's own requirements (click, deepdiff, safetensors)."""
+    old = write_lockfile(ws.root / "lean-old.txt", ONE, ws.hashes, lean=True)
+    assert "click==" not in old.read_text(encoding="utf-8")
+    versions = {**ONE, "rcalpha": "2.0", "rcbeta": "2.0"}
+    new = write_lockfile(ws.root / "new-none.txt", versions, ws.hashes, lean=True)
+    done, report = ws.bisect(new, old=old)
     assert done.returncode == 0, done.stderr
     assert report["verdict"] == "no_drift"
     assert report["culprits"] == []

@@ -2,9 +2,10 @@
 
 ``rcinit`` provides the initializer the test scenario uses (version 2 draws wider weights),
 ``rcscale`` the loss scale (version 2 doubles it): each really moves the numbers.
-``rcalpha`` and ``rcbeta`` change too, but the scenario never imports them. The lockfiles
-are this repository's torch-2.13.0 lockfile (reprocheck's own requirements, hashed) plus
-these pins, with the sha256 of the wheels written here.
+``rcalpha`` and ``rcbeta`` change too, but the scenario never imports them. ``rcpa`` and
+``rcpb`` move the numbers of ``PAIR_SCENARIO`` only together (it scales the loss by A * B).
+The lockfiles are this repository's torch-2.13.0 lockfile (reprocheck's own requirements,
+hashed) plus these pins, with the sha256 of the wheels written here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ SOURCES: dict[tuple[str, str], str] = {
     ("rcalpha", "2.0"): "VALUE = 2\n",
     ("rcbeta", "1.0"): "VALUE = 1\n",
     ("rcbeta", "2.0"): "VALUE = 2\n",
+    ("rcpa", "1.0"): "A = 0.0\n",
+    ("rcpa", "2.0"): "A = 1.0\n",
+    ("rcpb", "1.0"): "B = 0.0\n",
+    ("rcpb", "2.0"): "B = 1.0\n",
 }
 _INIT = (
     "\n\ndef init(model):\n"
@@ -91,11 +96,36 @@ def make_wheels(out: Path) -> dict[tuple[str, str], str]:
     return hashes
 
 
+#: reprocheck's own requirements (and theirs) in the base lockfile, which a project's
+#: lockfile need not pin: ``write_lockfile(..., lean=True)`` leaves them out.
+OWN_REQUIREMENTS = ("click", "deepdiff", "safetensors", "cachebox", "orderly-set")
+
+
+def _without(text: str, names: tuple[str, ...]) -> str:
+    """``text`` without the entries (a pin line and its indented lines) of ``names``."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if line[:1] not in (" ", "\t", "\n", "#"):
+            skipping = line.split("==", 1)[0].strip() in names
+        elif line[:1] in ("\n", "#") and not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
 def write_lockfile(
-    path: Path, versions: Mapping[str, str], hashes: Mapping[tuple[str, str], str]
+    path: Path,
+    versions: Mapping[str, str],
+    hashes: Mapping[tuple[str, str], str],
+    *,
+    lean: bool = False,
 ) -> Path:
     """The base lockfile plus ``versions`` (name -> version), hashed like pip-compile does."""
     base = BASE_LOCKFILE.read_text(encoding="utf-8")
+    if lean:
+        base = _without(base, OWN_REQUIREMENTS)
     head, sep, unsafe = base.partition("\n# The following packages are considered to be unsafe")
     extra = "".join(
         f"{name}=={version} \\\n    --hash=sha256:{hashes[name, version]}\n    # via -r req.in\n"
@@ -103,3 +133,8 @@ def write_lockfile(
     )
     path.write_text(head.rstrip("\n") + "\n" + extra + sep + unsafe, encoding="utf-8")
     return path
+
+
+PAIR_SCENARIO = SCENARIO.replace("import rcinit, rcscale", "import rcinit, rcpa, rcpb").replace(
+    "* rcscale.FACTOR", "* (1.0 + rcpa.A * rcpb.B)"
+)

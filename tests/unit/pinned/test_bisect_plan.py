@@ -10,6 +10,7 @@ import pytest
 from reprocheck.errors import InputError
 from reprocheck.model.bisect import Change, Group
 from reprocheck.pinned.bisect_plan import (
+    index_options,
     merge_groups,
     mixed_pins,
     plan_bisect,
@@ -141,3 +142,15 @@ def test_bad_pairs_are_input_errors(tmp_path: Path, old: str, new: str, fragment
 def test_missing_lockfile(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read lockfile"):
         plan_bisect(tmp_path / "gone.txt", write(tmp_path, "new.txt", NEW))
+
+
+def test_index_options_are_carried_over(tmp_path: Path) -> None:
+    (tmp_path / "wheels").mkdir()
+    text = "--find-links wheels\n--extra-index-url https://example.org/simple\n" + NEW
+    options = index_options([write(tmp_path, "new.txt", text), write(tmp_path, "old.txt", OLD)])
+    assert options == [
+        "--find-links",
+        str((tmp_path / "wheels").resolve()),
+        "--extra-index-url",
+        "https://example.org/simple",
+    ]
