@@ -47,7 +47,7 @@ _SECRET_VARS = re.compile(r"(SECRET|TOKEN|PASSWORD|CREDENTIAL|ACCESS_KEY|_KEY$)"
 # The relative path of a file in a run: plain names only (the run reader checks the rest).
 _PLAIN_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 _CREDENTIAL_HINT = (
-    "Check the storage credentials (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+    "Check the storage credentials (for S3: the access key and secret in the environment, "
     "AWS_PROFILE or ~/.aws; AWS_ENDPOINT_URL for an S3-compatible server)."
 )
 T = TypeVar("T")
@@ -85,7 +85,7 @@ def _filesystem(url: str, *, whole_bucket: bool = False) -> tuple[Any, str]:
         raise InputError(
             f"{redact(url)}: credentials in the URL are not accepted",
             hint="Remove the user:password@ part; give credentials as the storage expects "
-            "them (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws).",
+            "them (for S3: the environment, AWS_PROFILE or ~/.aws).",
         )
     try:
         # A fresh instance: a cached one would list what an earlier call saw.
