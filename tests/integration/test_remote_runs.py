@@ -183,9 +183,10 @@ _BIG = textwrap.dedent(
     import torch, reprocheck
 
     def build(ctx):
-        # ~200 MB of parameters: the upload of its tensors takes long enough to be killed.
-        model = torch.nn.Linear(7168, 7168)
-        x = torch.randn(ctx.steps, 2, 7168, generator=ctx.generator)
+        # 64 MiB of parameters: uploading them to the local server takes seconds (measured:
+        # about 13 MB/s), ample time to be killed after the record and before the manifest.
+        model = torch.nn.Linear(4096, 4096)
+        x = torch.randn(ctx.steps, 2, 4096, generator=ctx.generator)
         return reprocheck.Scenario(
             model=model,
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
@@ -199,7 +200,7 @@ _BIG = textwrap.dedent(
 def test_sigkill_during_upload_leaves_nothing_complete(endpoint: str, tmp_path: Path) -> None:
     """Killed once its first object is up, the run has no manifest and reads incomplete.
 
-    The scenario's record is uploaded before its ~200 MB tensor file and the manifest
+    The scenario's record is uploaded before its 64 MiB tensor file and the manifest
     last; the test kills the process (SIGKILL) as soon as the record is visible in the
     bucket, then checks that the manifest is absent and that compare refuses the run.
     """
