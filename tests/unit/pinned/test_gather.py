@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from compare_support import fingerprint, make_run, write_run
@@ -83,3 +84,37 @@ def test_hidden_directories_are_not_runs(tmp_path: Path) -> None:
 def test_an_empty_directory_holds_no_runs(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="holds no runs"):
         gathered_runs(tmp_path)
+
+
+def _on(device: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    records, tensors = make_run("mlp")
+    records["mlp"]["config"]["device"] = device
+    return records, tensors
+
+
+def test_each_run_is_compared_with_the_baseline_of_its_device(tmp_path: Path) -> None:
+    """CPU runs against the CPU baseline, CUDA runs against the CUDA one (made-up records:
+    no GPU is needed to compare two runs that say they ran on one)."""
+    write_run(tmp_path / "x86", *_on("cpu"))
+    write_run(tmp_path / "arm", *_on("cpu"), fingerprint(cpu__model="Neoverse-V2"))
+    write_run(tmp_path / "gpu-a100", *_on("cuda"))
+    write_run(tmp_path / "gpu-h100", *_on("cuda"), fingerprint(cuda__devices=[{"name": "H100"}]))
+    matrix = gather_matrix(tmp_path, ["x86", "gpu-a100"])
+    pairs = {c.env: (c.state, c.older) for c in matrix.cells}
+    assert pairs == {
+        "x86": ("baseline", None),
+        "gpu-a100": ("baseline", None),
+        "arm": ("compared", "x86"),
+        "gpu-h100": ("compared", "gpu-a100"),
+    }
+    text = render_hardware(matrix)
+    assert "gpu-h100  (vs gpu-a100) GPU (none) → H100" in text
+    assert "arm       (vs x86) CPU model Test CPU → Neoverse-V2" in text
+
+
+def test_a_run_without_a_baseline_of_its_device_is_not_run(tmp_path: Path) -> None:
+    write_run(tmp_path / "x86", *_on("cpu"))
+    write_run(tmp_path / "gpu", *_on("cuda"))
+    cell = gather_matrix(tmp_path, "x86").cells[-1]
+    assert (cell.env, cell.state) == ("gpu", "not run")
+    assert cell.message == "no baseline ran on cuda (name one with --baseline)"
