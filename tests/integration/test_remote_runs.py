@@ -243,3 +243,26 @@ def test_sigkill_during_upload_leaves_nothing_complete(endpoint: str, tmp_path: 
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not a complete run" in done.stderr
+
+
+def test_compare_two_fingerprint_files_by_url(s3: Any, tmp_path: Path) -> None:
+    """A URL naming one object (a fingerprint file) is compared as the local file would be."""
+    local = tmp_path / "fp.json"
+    made = _cli("fingerprint", "--format", "json", "-o", local)
+    assert made.exit_code == 0, made.stderr
+    s3.put_file(str(local), "runs/fingerprints/laptop.json")
+    url = "s3://runs/fingerprints/laptop.json"
+    result = _cli("compare", url, url)
+    assert result.exit_code == 0, result.stderr
+    assert "identical: the environments do not differ" in result.stdout
+
+
+def test_force_replaces_what_the_prefix_held(s3: Any) -> None:
+    """--force over a used prefix: the old objects are gone, the new run reads complete."""
+    s3.put_file(__file__, "runs/used/leftover")
+    result = _cli("run", "mlp", "--steps", "1", "--force", "--out", "s3://runs/used")
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.removeprefix("runs/used/") for p in s3.find("runs/used"))
+    assert "leftover" not in names
+    assert names[0] == "run.json"
+    assert _cli("compare", "s3://runs/used", "s3://runs/used").exit_code == 0
