@@ -174,7 +174,9 @@ def test_without_the_extra_a_url_is_exit_2_with_the_pip_hint(tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert 'pip install "reprocheck[remote]"' in done.stderr
+    hint = done.stderr.splitlines()[-1]
+    assert hint.startswith("Hint: ")
+    assert '"reprocheck[remote]"' in hint  # the hint says what to pip-install
     assert "Traceback" not in done.stderr
 
 
