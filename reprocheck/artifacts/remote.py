@@ -37,6 +37,7 @@ __all__ = [
     "publish_run",
     "redact",
     "remote_listing",
+    "staged_run",
 ]
 
 #: How to get what a URL needs.
@@ -263,3 +264,23 @@ def fetch_tree(url: str) -> Iterator[Path]:
         local = Path(tmp) / (PurePosixPath(path).name or "runs")
         _download(fs, path, url, files, local)
         yield local
+
+
+@contextmanager
+def staged_run(location: Path | str, *, force: bool = False) -> Iterator[Path]:
+    """Where to write the run for ``location``: itself, or for a URL a local directory.
+
+    For a URL the target is checked first, the run is written complete into a temporary
+    directory (by the local writer, atomically), and uploaded when the block ends
+    normally and the run is there (the manifest last); an error leaves the bucket as it
+    was.
+    """
+    if isinstance(location, Path):
+        yield location
+        return
+    check_remote_target(location, force=force)
+    with tempfile.TemporaryDirectory(prefix="reprocheck-upload-") as tmp:
+        local = Path(tmp) / (PurePosixPath(location.rstrip("/")).name or "run")
+        yield local
+        if (local / MANIFEST).is_file():
+            publish_run(local, location, force=force)

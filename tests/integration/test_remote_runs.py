@@ -268,3 +268,31 @@ def test_force_replaces_what_the_prefix_held(s3: Any) -> None:
     assert "leftover" not in names
     assert names[0] == "run.json"
     assert _cli("compare", "s3://runs/used", "s3://runs/used").exit_code == 0
+
+
+def _loop(out: str | Path) -> None:
+    import torch
+
+    import reprocheck
+
+    reprocheck.seed_everything(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(3, 8, 4), torch.randn(3, 8, 2)
+    with reprocheck.record(out, model=model, optimizer=optimizer) as rec:
+        for step in range(3):
+            loss = torch.nn.functional.mse_loss(model(x[step]), y[step])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            rec.step(loss)
+
+
+def test_record_your_own_loop_to_a_url(s3: Any, tmp_path: Path) -> None:
+    """reprocheck.record(URL): the run lands in the bucket and equals the same loop here."""
+    _loop("s3://runs/own-loop")
+    _loop(tmp_path / "local")
+    assert s3.exists("runs/own-loop/run.json")
+    result = _cli("compare", "s3://runs/own-loop", tmp_path / "local")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
