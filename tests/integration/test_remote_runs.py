@@ -98,7 +98,10 @@ def test_report_from_urls(uploaded: str, s3: Any, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     result = _cli("report", uploaded, uploaded, "-o", page)
     assert result.exit_code == 0, result.stderr
-    assert "<html" in page.read_text(encoding="utf-8").lower()
+    html = page.read_text(encoding="utf-8")
+    assert "<html" in html.lower()
+    assert uploaded in html  # the runs named by URL, not by their temporary copies
+    assert "reprocheck-remote-" not in html
 
 
 def test_check_a_remote_baseline_into_a_remote_out(uploaded: str, s3: Any) -> None:
