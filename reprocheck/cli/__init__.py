@@ -29,9 +29,12 @@ _COMMANDS: dict[str, str] = {
     "run": "reprocheck.cli.run:run",
     "determinism": "reprocheck.cli.determinism:determinism",
     "compare": "reprocheck.cli.compare:compare",
+    "calibrate": "reprocheck.cli.calibrate:calibrate",
     "check": "reprocheck.cli.check:check",
+    "bisect": "reprocheck.cli.bisect:bisect",
     "lock": "reprocheck.cli.lock:lock",
     "report": "reprocheck.cli.report:report",
+    "repro": "reprocheck.cli.repro:repro",
 }
 
 # What click raises to exit or to report a usage error: click handles these itself.

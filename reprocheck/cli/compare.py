@@ -90,12 +90,21 @@ def report(result: ComparisonResult, fmt: str, output: Path | None) -> None:
 @format_option()
 @output_option()
 @policy_option()
-def compare(
+@click.option(
+    "--pair",
+    "pairs",
+    multiple=True,
+    metavar="A=B",
+    help="Compare scenario A of the baseline with scenario B of the candidate (repeatable; "
+    "only the paired scenarios are compared): a model v1 against v2, a changed copy.",
+)
+def compare(  # noqa: PLR0917 - click passes every option as an argument
     baseline: Location,
     candidate: Location,
     fmt: str,
     output: Path | None,
     policy_file: Path | None,
+    pairs: tuple[str, ...],
 ) -> None:
     """Compare the CANDIDATE run with the BASELINE run and say what changed.
 
@@ -113,7 +122,7 @@ def compare(
 
     policy = load_cli_policy(policy_file)
     with local_run(baseline) as base, local_run(candidate) as cand:
-        result = compare_runs(base, cand, policy=policy)
+        result = compare_runs(base, cand, policy=policy, pairs=pairs)
     # Name the runs as the user gave them, not as the temporary copies of remote ones.
     result = dataclasses.replace(result, baseline=shown(baseline), candidate=shown(candidate))
     report(result, fmt, output)

@@ -13,6 +13,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
+from reprocheck.comparison.env_effect import IN_FORCE, refine
 from reprocheck.comparison.result import EnvChange
 
 __all__ = [
@@ -163,8 +164,9 @@ def is_hardware(path: str) -> bool:
 
 
 def is_suspect(change: EnvChange) -> bool:
-    """Whether a change is likely enough to move numbers to be named in the verdict line."""
-    return rank_of(change.path)[0] <= _SUSPECT_RANK
+    """Whether a change is likely enough to move numbers to be named in the verdict line
+    (a variable asking for what is already in force is not: comparison.env_effect)."""
+    return change.category != IN_FORCE and rank_of(change.path)[0] <= _SUSPECT_RANK
 
 
 def _missing(value: Any) -> bool:
@@ -238,7 +240,8 @@ def diff_fingerprints(baseline: Mapping[str, Any], candidate: Mapping[str, Any])
                 continue  # the same flags in another order
             shown_old, shown_new = sorted(old_set - new_set), sorted(new_set - old_set)
         changes.append(EnvChange(dotted, shown_old, shown_new, rank_of(dotted)[1]))
-    changes.sort(key=lambda ch: (*_position(ch.path)[:2], ch.path))
+    changes = refine(changes, b, c)
+    changes.sort(key=lambda ch: (ch.category == IN_FORCE, *_position(ch.path)[:2], ch.path))
     return changes
 
 
@@ -269,7 +272,10 @@ def suspect_phrase(changes: list[EnvChange], limit: int = 2) -> str:
     """The top suspects in words, e.g. ``torch 2.6.0 → 2.13.0, threads.intra_op 1 → 2``."""
     parts: list[str] = []
     seen: set[str] = set()
-    for change in changes:
+    # Values read inside the process (threads, dispatch level, versions, flags) lead;
+    # the variables that ask for them follow.
+    ordered = sorted(changes, key=lambda ch: ch.path.lower().startswith("env."))
+    for change in ordered:
         if not is_suspect(change) or len(parts) >= limit:
             continue
         name = change.path.removeprefix("packages.")

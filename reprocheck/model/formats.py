@@ -9,6 +9,8 @@ name them through these constants, never as literals.
 from __future__ import annotations
 
 __all__ = [
+    "ENVELOPE",
+    "ENVELOPE_KIND",
     "FINGERPRINT_KIND",
     "MANIFEST",
     "RECORD",
@@ -32,3 +34,7 @@ MANIFEST = "run.json"
 RECORD = "record.json"
 #: One scenario's final tensors, under ``scenarios/<dir>/``.
 TENSORS = "tensors.safetensors"
+#: ``kind`` of a run's rounding envelope (``reprocheck calibrate``).
+ENVELOPE_KIND = "reprocheck-envelope"
+#: A calibrated run's rounding envelope, beside its manifest (absent in other runs).
+ENVELOPE = "envelope.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._log import log
@@ -39,7 +39,12 @@ __all__ = ["final_tensors", "model_tensors", "replay"]
 
 
 def replay(
-    spec: ScenarioSpec, options: ReplayOptions, *, dist: DistSetup | None = None
+    spec: ScenarioSpec,
+    options: ReplayOptions,
+    *,
+    dist: DistSetup | None = None,
+    after_build: Callable[[Scenario], None] | None = None,
+    tracer_factory: Callable[[str], OpTracer | None] | None = None,
 ) -> tuple[ScenarioRecord, dict[str, torch.Tensor]]:
     """Build and train one scenario under :func:`~reprocheck.replay.seeding.seeded`.
 
@@ -50,6 +55,10 @@ def replay(
         dist: this rank's place in a distributed replay (the process group must be
             joined already); None for a single-process replay. Every rank calls
             :func:`replay` with the same arguments; rank 0 alone traces operators.
+        after_build: called with the built scenario before its first step (calibrate
+            moves the initial parameters by one ULP here); None for a plain replay.
+        tracer_factory: makes the operator tracer from the scenario name (``repro``
+            captures one operator's inputs through an OpTracer subclass); None: the plain one.
 
     Returns:
         The record and the final tensors (on the CPU), named as in
@@ -73,7 +82,8 @@ def replay(
         )
         # The trace is rank 0's: only its record is kept, and tracing never moves numbers.
         traced = options.trace_steps >= 1 and (dist is None or dist.rank == 0)
-        trained = _train(spec, ctx, _make_tracer(spec.name) if traced else None, options, dist)
+        tracer = (tracer_factory or _make_tracer)(spec.name) if traced else None
+        trained = _train(spec, ctx, tracer, options, dist, after_build=after_build)
     config = ScenarioConfig(
         steps=n_steps,
         seed=options.seed,
@@ -127,11 +137,15 @@ def _train(
     tracer: OpTracer | None,
     options: ReplayOptions,
     dist: DistSetup | None,
+    *,
+    after_build: Callable[[Scenario], None] | None = None,
 ) -> _Trained:
     """Build the scenario and run its steps, tracing the first ``trace_steps`` of them."""
     try:
         with phase(tracer, 0, "init"):
             scenario = spec.create(ctx)
+        if after_build is not None:
+            after_build(scenario)
         if tracer is not None:
             tracer.attach(scenario.model)
         loop = Trainer(spec.name, scenario, dist=dist, device=options.device)

@@ -54,6 +54,8 @@ def render_junit(result: ComparisonResult) -> str:
             lines.append(f"first divergence {divergence_phrase(fd)}")
             if fd.parameter:
                 lines.append(f"first differing parameter: {fd.parameter}")
+        if s.envelope is not None:
+            lines.append(s.envelope.text())
         tl = tensor_line(s)
         if tl:
             lines.append(tl)

@@ -9,6 +9,7 @@ from reprocheck.report.text import (
     ENV_LIMIT,
     divergence_cell,
     env_value,
+    evidence_line,
     metric_line,
     tensor_line,
     ulp_text,
@@ -64,7 +65,9 @@ def _scenario_details(s: ScenarioComparison) -> list[str]:
     """The facts behind a scenario that is not identical, as a bold name and a list."""
     facts = [
         s.nonfinite,
+        s.envelope.text() if s.envelope else None,
         s.first_divergence.detail if s.first_divergence else None,
+        evidence_line(s),
         tensor_line(s),
         *(metric_line(s.name, m) for m in s.metrics[:3]),
         f"growth: {s.trend}" if s.trend != "none" else None,

@@ -27,7 +27,7 @@ from reprocheck.workflows.job import RunJob
 if TYPE_CHECKING:
     from reprocheck.model.records import ScenarioRecord
 
-__all__ = ["run_job", "run_scenarios"]
+__all__ = ["resolve_scenarios", "run_job", "run_scenarios"]
 
 
 def run_scenarios(
@@ -78,7 +78,7 @@ def run_scenarios(
 def run_job(job: RunJob, *, on_scenario: Callable[[ScenarioRecord], None] | None = None) -> Path:
     """Replay and write ``job``: in this process, or on its ranks (see :func:`run_scenarios`)."""
     launched = _launched_world(job.options.world_size)
-    specs = _resolve(job.names)
+    specs = resolve_scenarios(job.names)
     if job.options.world_size > 1:
         from reprocheck.workflows.ranks import run_ranked
 
@@ -101,7 +101,8 @@ def _launched_world(world_size: int) -> tuple[int, int, int] | None:
     return launched
 
 
-def _resolve(names: Sequence[str]) -> list[ScenarioSpec]:
+def resolve_scenarios(names: Sequence[str]) -> list[ScenarioSpec]:
+    """Load every named scenario (a typo fails before any slow replay); no name twice."""
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(

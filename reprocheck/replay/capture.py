@@ -1,0 +1,163 @@
+"""Capture one traced operator call: its inputs as they were before it ran, and its outputs.
+
+:class:`CaptureTracer` is an :class:`~reprocheck.replay.trace.OpTracer` that, besides
+tracing as usual, copies the arguments of the call at ``(step, index)`` of the trace just
+before the kernel runs (an in-place operator overwrites them) and its outputs just after.
+``reprocheck repro`` replays the baseline's scenario with one to write a standalone
+reproduction of the first divergent operator.
+
+Arguments become a JSON tree (:func:`encode_args`): a tensor is ``{"tensor": "t0", "dtype":
+..., "shape": ..., "stride": ..., "device": ...}`` whose data, the span of its storage
+that its strides reach, is stored as a contiguous tensor named ``t0`` (so the kernel sees
+the same strides again, which can choose another code path); a dtype is ``{"dtype":
+"float32"}``, likewise ``device``, ``layout`` and ``memory_format``; a non-finite float is
+``{"float": "inf"}``; lists and tuples are lists; other plain values are themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+from reprocheck.errors import ScenarioError
+from reprocheck.replay.trace import OpTracer, _mutated, _tensors
+from reprocheck.replay.trace_digest import op_info
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CaptureTracer", "Captured", "encode_args"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Captured:
+    """One operator call: what it was given and what it gave.
+
+    Attributes:
+        op: the overload, as the trace names it (``aten.addmm.default``).
+        module: its module path in the trace.
+        digest: the trace digest of its outputs in this replay.
+        args: the JSON tree of ``(args, kwargs)`` (see the module docstring).
+        inputs: the tensors ``args`` names, contiguous, on the CPU.
+        outputs: its output tensors in trace order (``o0``, ``o1``...), on the CPU.
+        contents: whether the digest covers the outputs' values (False for views and
+            uninitialised memory, whose digest covers dtype and shape only).
+        mutated: positions of the arguments an in-place operator wrote, when its outputs
+            are those arguments (it returned nothing).
+    """
+
+    op: str
+    module: str
+    digest: str
+    args: dict[str, Any]
+    inputs: dict[str, torch.Tensor]
+    outputs: dict[str, torch.Tensor]
+    contents: bool
+    mutated: tuple[tuple[int, str, bool], ...] = ()
+
+
+class CaptureTracer(OpTracer):
+    """An :class:`OpTracer` that also captures the call at ``(step, index)``."""
+
+    def __init__(self, root: str, step: int, index: int) -> None:
+        super().__init__(root)
+        self.target = (step, index)
+        self.captured: Captured | None = None
+        self._pending: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
+
+    def inputs_of(self, func: Any, args: Any, kwargs: Any) -> Any:
+        call = super().inputs_of(func, args, kwargs)
+        here = (self._step, self._counters.get(self._step, 0))
+        if self.captured is None and call is not None and here == self.target:
+            self._pending = encode_args(args, kwargs)
+        return call
+
+    def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:
+        before = len(self._entries)
+        super()._record(func, args, kwargs, out, call)
+        pending, self._pending = self._pending, None
+        if pending is None or len(self._entries) == before:
+            return
+        entry = self._entries[-1]
+        info = op_info(func)
+        tensors = _tensors(out)
+        mutated: tuple[tuple[int, str, bool], ...] = ()
+        if not tensors and info.mutated:
+            tensors, mutated = _tensors(_mutated(info, args, kwargs)), info.mutated
+        self.captured = Captured(
+            op=entry.op,
+            module=entry.module,
+            digest=entry.digest,
+            args=pending[0],
+            inputs=pending[1],
+            outputs={
+                f"o{i}": t.detach().to("cpu").contiguous().clone() for i, t in enumerate(tensors)
+            },
+            contents=not (info.view or info.uninitialized),
+            mutated=mutated,
+        )
+
+
+def _cpu_copy(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu").contiguous().clone()
+
+
+def encode_args(args: Any, kwargs: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``{"args": [...], "kwargs": {...}}`` as a JSON tree, and the tensors it names."""
+    tensors: dict[str, torch.Tensor] = {}
+    tree = {
+        "args": [_encode(a, tensors) for a in args],
+        "kwargs": {str(k): _encode(v, tensors) for k, v in kwargs.items()},
+    }
+    return tree, tensors
+
+
+def _encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return _encode_tensor(value, tensors)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, tensors) for v in value]
+    for kind, cls in (
+        ("dtype", torch.dtype),
+        ("device", torch.device),
+        ("layout", torch.layout),
+        ("memory_format", torch.memory_format),
+    ):
+        if isinstance(value, cls):
+            return {kind: str(value).removeprefix("torch.")}
+    raise ScenarioError(
+        f"cannot write a reproduction: an argument of type {type(value).__name__} cannot be stored",
+        hint="repro supports tensors, numbers, strings, dtypes, devices and lists of them.",
+    )
+
+
+def _encode_tensor(t: torch.Tensor, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    import torch
+
+    if t.layout != torch.strided or t.device.type == "meta":
+        raise ScenarioError(
+            f"cannot write a reproduction: a {t.layout} tensor on {t.device} cannot be stored",
+            hint="repro supports dense (strided) tensors.",
+        )
+    name = f"t{len(tensors)}"
+    t = t.detach()
+    if t.numel() == 0:
+        extent = 0
+    else:
+        extent = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+    span = torch.as_strided(t, (extent,), (1,), t.storage_offset())
+    tensors[name] = span.to("cpu").clone()
+    return {
+        "tensor": name,
+        "dtype": str(t.dtype).removeprefix("torch."),
+        "shape": list(t.shape),
+        "stride": list(t.stride()),
+        "device": str(t.device),
+    }
