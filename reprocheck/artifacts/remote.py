@@ -37,6 +37,7 @@ __all__ = [
     "publish_run",
     "redact",
     "remote_listing",
+    "staged_run",
 ]
 
 #: How to get what a URL needs.
@@ -47,7 +48,7 @@ _SECRET_VARS = re.compile(r"(SECRET|TOKEN|PASSWORD|CREDENTIAL|ACCESS_KEY|_KEY$)"
 # The relative path of a file in a run: plain names only (the run reader checks the rest).
 _PLAIN_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 _CREDENTIAL_HINT = (
-    "Check the storage credentials (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+    "Check the storage credentials (for S3: the access key and secret in the environment, "
     "AWS_PROFILE or ~/.aws; AWS_ENDPOINT_URL for an S3-compatible server)."
 )
 T = TypeVar("T")
@@ -85,7 +86,7 @@ def _filesystem(url: str, *, whole_bucket: bool = False) -> tuple[Any, str]:
         raise InputError(
             f"{redact(url)}: credentials in the URL are not accepted",
             hint="Remove the user:password@ part; give credentials as the storage expects "
-            "them (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws).",
+            "them (for S3: the environment, AWS_PROFILE or ~/.aws).",
         )
     try:
         # A fresh instance: a cached one would list what an earlier call saw.
@@ -263,3 +264,23 @@ def fetch_tree(url: str) -> Iterator[Path]:
         local = Path(tmp) / (PurePosixPath(path).name or "runs")
         _download(fs, path, url, files, local)
         yield local
+
+
+@contextmanager
+def staged_run(location: Path | str, *, force: bool = False) -> Iterator[Path]:
+    """Where to write the run for ``location``: itself, or for a URL a local directory.
+
+    For a URL the target is checked first, the run is written complete into a temporary
+    directory (by the local writer, atomically), and uploaded when the block ends
+    normally and the run is there (the manifest last); an error leaves the bucket as it
+    was.
+    """
+    if isinstance(location, Path):
+        yield location
+        return
+    check_remote_target(location, force=force)
+    with tempfile.TemporaryDirectory(prefix="reprocheck-upload-") as tmp:
+        local = Path(tmp) / (PurePosixPath(location.rstrip("/")).name or "run")
+        yield local
+        if (local / MANIFEST).is_file():
+            publish_run(local, location, force=force)

@@ -10,7 +10,6 @@ directory for the writer and uploads it when the block succeeds (the manifest la
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,15 +87,7 @@ def staged_out(location: Location, *, force: bool = False) -> Iterator[Path]:
     For a URL the run is written complete into a temporary directory first (the local
     writer's atomic rename), then uploaded with its manifest last.
     """
-    if isinstance(location, Path):
-        yield location
-        return
-    from pathlib import PurePosixPath
+    from reprocheck.artifacts.remote import staged_run
 
-    from reprocheck.artifacts.remote import publish_run
-
-    with tempfile.TemporaryDirectory(prefix="reprocheck-upload-") as tmp:
-        local = Path(tmp) / (PurePosixPath(location.rstrip("/")).name or "run")
+    with staged_run(location, force=force) as local:
         yield local
-        if (local / "run.json").is_file():
-            publish_run(local, location, force=force)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reprocheck.cli._locations import RUN_LOCATION, Location, local_run
+from reprocheck._io import check_writable
+from reprocheck.cli._locations import RUN_LOCATION, Location, local_run, shown
 from reprocheck.cli.compare import load_cli_policy, policy_option
+
+if TYPE_CHECKING:
+    from reprocheck.report import Report
 
 __all__ = ["report"]
 
@@ -43,15 +49,32 @@ def report(
 
     Exit 0 identical or within tolerance, 1 drift in any candidate, 2 bad input.
     """
-    from reprocheck.report import require_matplotlib, write_report
+    from reprocheck._io import atomic_write_text
+    from reprocheck.report import build_report, render_html, require_matplotlib
 
     require_matplotlib()
+    check_writable(output)  # before any download or comparison
     policy = load_cli_policy(policy_file)
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(local_run(baseline))
         cands: list[Location] = [stack.enter_context(local_run(c)) for c in candidates]
-        result = write_report(base, cands, output, policy=policy)
+        result = _as_given(build_report(base, cands, policy=policy), baseline, candidates)
+    atomic_write_text(output, render_html(result))
     for c in result.candidates:
         click.echo(f"{c.label}: {c.result.summary}", err=True)
     click.echo(f"report written to {output}", err=True)
     click.get_current_context().exit(result.exit_code)
+
+
+def _as_given(report: Report, baseline: Location, candidates: tuple[Location, ...]) -> Report:
+    """The report naming every run as the user gave it (a URL, not its temporary copy)."""
+    base = shown(baseline)
+    named = tuple(
+        dataclasses.replace(
+            c,
+            path=shown(given),
+            result=dataclasses.replace(c.result, baseline=base, candidate=shown(given)),
+        )
+        for c, given in zip(report.candidates, candidates, strict=True)
+    )
+    return dataclasses.replace(report, baseline=base, candidates=named)

@@ -49,7 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         'pip install "reprocheck[remote]").',
     )
     parser.add_argument("runs", help="directory or URL holding one run per subdirectory")
-    parser.add_argument("--baseline", required=True, help="the run every other is compared with")
+    parser.add_argument(
+        "--baseline",
+        required=True,
+        action="append",
+        help="the run the others are compared with; repeat it to name one per device "
+        "(a CPU run and a CUDA run): each run is compared with the baseline of its device",
+    )
     parser.add_argument("--policy", type=Path, default=None, help="TOML tolerance policy")
     parser.add_argument("--markdown", type=Path, default=None, help="also write markdown here")
     parser.add_argument("--json", type=Path, default=None, help="also write JSON here")

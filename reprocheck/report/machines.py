@@ -53,12 +53,14 @@ def hardware_changes(result: ComparisonResult) -> list[str]:
 
 
 def _rows(matrix: Matrix[ComparisonResult]) -> list[tuple[str, str]]:
+    several = sum(c.state == "baseline" for c in matrix.cells) > 1
     rows: list[tuple[str, str]] = []
     for cell in matrix.cells:
         if cell.result is None:
             continue
         changes = hardware_changes(cell.result)
-        rows.append((cell.env, "; ".join(changes) if changes else "same hardware"))
+        text = "; ".join(changes) if changes else "same hardware"
+        rows.append((cell.env, f"(vs {cell.older}) {text}" if several else text))
     return rows
 
 

@@ -86,6 +86,8 @@ def record(
     Args:
         out: the run directory to create (must not exist or be empty unless ``force``);
             default ``$REPROCHECK_OUT`` (set by ``reprocheck.nox.matrix(command=...)``).
+            A URL (``s3://bucket/runs/a``, with ``reprocheck[remote]``) is written
+            locally and uploaded when the block ends, its manifest last.
         model: the model being trained (its parameters, buffers and module paths).
         optimizer: its optimizer: gradients and learning rates are taken just before each
             ``optimizer.step()``, and its state is saved at the end.
@@ -121,7 +123,10 @@ def record(
             hint="Give trace_steps 0 (no trace), 1 (the default) or more.",
             field="trace_steps",
         )
-    return Recorder(Path(out), model, optimizer, name=name, trace_steps=trace_steps, force=force)
+    from reprocheck.artifacts.remote import is_url
+
+    where: Path | str = out if is_url(out) else Path(out)  # a URL: uploaded when complete
+    return Recorder(where, model, optimizer, name=name, trace_steps=trace_steps, force=force)
 
 
 class _StepState:
@@ -141,7 +146,7 @@ class Recorder:
 
     def __init__(
         self,
-        out: Path,
+        out: Path | str,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer | None,
         *,
@@ -159,6 +164,7 @@ class Recorder:
         self._steps: list[StepRecord] = []
         self._state = _StepState()
         self._writer: RunWriter | None = None
+        self._stage = contextlib.ExitStack()
         self._tracer: OpTracer | None = None
         self._block = contextlib.ExitStack()
         self._handles: list[Any] = []
@@ -175,6 +181,7 @@ class Recorder:
     # -- the block ----------------------------------------------------------------------
 
     def __enter__(self) -> Recorder:
+        from reprocheck.artifacts.remote import staged_run
         from reprocheck.artifacts.run_writer import RunWriter
         from reprocheck.env import fingerprint
 
@@ -184,7 +191,9 @@ class Recorder:
             )
         self._used = True
         fp = fingerprint().to_dict()
-        self._writer = RunWriter(self.out, fingerprint=fp, force=self.force, command=sys.argv)
+        # A URL's run is written here first and uploaded as the block ends (_stage).
+        target = self._stage.enter_context(staged_run(self.out, force=self.force))
+        self._writer = RunWriter(target, fingerprint=fp, force=self.force, command=sys.argv)
         self._start = time.perf_counter()
         self._init_digests = self._param_digests()
         self._compile = CompileWatch(self.name, self.model)
@@ -204,18 +213,19 @@ class Recorder:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        try:
-            self._block.__exit__(exc_type, exc, tb)
-        finally:
-            self._remove_hooks()
-        if exc_type is not None:
-            writer.abort()
-            return
-        try:
-            self._commit(writer)
-        except BaseException:
-            writer.abort()
-            raise
+        with self._stage:  # uploads a URL's run once committed; nothing after an error
+            try:
+                self._block.__exit__(exc_type, exc, tb)
+            finally:
+                self._remove_hooks()
+            if exc_type is not None:
+                writer.abort()
+                return
+            try:
+                self._commit(writer)
+            except BaseException:
+                writer.abort()
+                raise
 
     def step(self, loss: Any, **metrics: Any) -> StepRecord:
         """Record the step just taken: call it after ``optimizer.step()``, once per step.

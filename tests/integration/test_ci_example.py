@@ -49,9 +49,9 @@ def test_every_job_runs_and_uploads_and_the_gather_names_a_real_baseline() -> No
     jobs = _workflow()["jobs"]
     run_job, gather = jobs["run"], jobs["matrix"]
     matrix = run_job["strategy"]["matrix"]
-    devices = {m["device"] for m in matrix["machine"]}
-    assert devices == {"cpu", "cuda"}  # CPU kinds and GPU kinds
-    for lockfile in matrix["lockfile"]:
+    devices = {m["name"]: m["device"] for m in matrix["machine"]}
+    assert set(devices.values()) == {"cpu", "cuda"}  # CPU kinds and GPU kinds
+    for lockfile in matrix["lockfile"]:  # this repository has the CPU lockfiles
         assert (ROOT / "lockfiles" / f"{lockfile}.txt").is_file(), lockfile
     steps = run_job["steps"]
     assert any("reprocheck run" in s.get("run", "") for s in steps)
@@ -63,4 +63,8 @@ def test_every_job_runs_and_uploads_and_the_gather_names_a_real_baseline() -> No
     command = next(s["run"] for s in gather["steps"] if "reprocheck.matrix" in s.get("run", ""))
     words = command.split()
     assert words[:4] == ["python", "-m", "reprocheck.matrix", "gathered"]
-    assert words[words.index("--baseline") + 1] in names
+    baselines = [words[i + 1] for i, w in enumerate(words) if w == "--baseline"]
+    assert set(baselines) <= names
+    # One baseline per device, so every run has one to be compared with.
+    machine_of = {f"{m}-{lf}": m for m in devices for lf in matrix["lockfile"]}
+    assert sorted(devices[machine_of[b]] for b in baselines) == ["cpu", "cuda"]

@@ -98,7 +98,10 @@ def test_report_from_urls(uploaded: str, s3: Any, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     result = _cli("report", uploaded, uploaded, "-o", page)
     assert result.exit_code == 0, result.stderr
-    assert "<html" in page.read_text(encoding="utf-8").lower()
+    html = page.read_text(encoding="utf-8")
+    assert "<html" in html.lower()
+    assert uploaded in html  # the runs named by URL, not by their temporary copies
+    assert "reprocheck-remote-" not in html
 
 
 def test_check_a_remote_baseline_into_a_remote_out(uploaded: str, s3: Any) -> None:
@@ -174,7 +177,9 @@ def test_without_the_extra_a_url_is_exit_2_with_the_pip_hint(tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert 'pip install "reprocheck[remote]"' in done.stderr
+    hint = done.stderr.splitlines()[-1]
+    assert hint.startswith("Hint: ")
+    assert '"reprocheck[remote]"' in hint  # the hint says what to pip-install
     assert "Traceback" not in done.stderr
 
 
@@ -183,9 +188,10 @@ _BIG = textwrap.dedent(
     import torch, reprocheck
 
     def build(ctx):
-        # ~200 MB of parameters: the upload of its tensors takes long enough to be killed.
-        model = torch.nn.Linear(7168, 7168)
-        x = torch.randn(ctx.steps, 2, 7168, generator=ctx.generator)
+        # 64 MiB of parameters: uploading them to the local server takes seconds (measured:
+        # about 13 MB/s), ample time to be killed after the record and before the manifest.
+        model = torch.nn.Linear(4096, 4096)
+        x = torch.randn(ctx.steps, 2, 4096, generator=ctx.generator)
         return reprocheck.Scenario(
             model=model,
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
@@ -199,7 +205,7 @@ _BIG = textwrap.dedent(
 def test_sigkill_during_upload_leaves_nothing_complete(endpoint: str, tmp_path: Path) -> None:
     """Killed once its first object is up, the run has no manifest and reads incomplete.
 
-    The scenario's record is uploaded before its ~200 MB tensor file and the manifest
+    The scenario's record is uploaded before its 64 MiB tensor file and the manifest
     last; the test kills the process (SIGKILL) as soon as the record is visible in the
     bucket, then checks that the manifest is absent and that compare refuses the run.
     """
@@ -242,3 +248,54 @@ def test_sigkill_during_upload_leaves_nothing_complete(endpoint: str, tmp_path: 
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not a complete run" in done.stderr
+
+
+def test_compare_two_fingerprint_files_by_url(s3: Any, tmp_path: Path) -> None:
+    """A URL naming one object (a fingerprint file) is compared as the local file would be."""
+    local = tmp_path / "fp.json"
+    made = _cli("fingerprint", "--format", "json", "-o", local)
+    assert made.exit_code == 0, made.stderr
+    s3.put_file(str(local), "runs/fingerprints/laptop.json")
+    url = "s3://runs/fingerprints/laptop.json"
+    result = _cli("compare", url, url)
+    assert result.exit_code == 0, result.stderr
+    assert "identical: the environments do not differ" in result.stdout
+
+
+def test_force_replaces_what_the_prefix_held(s3: Any) -> None:
+    """--force over a used prefix: the old objects are gone, the new run reads complete."""
+    s3.put_file(__file__, "runs/used/leftover")
+    result = _cli("run", "mlp", "--steps", "1", "--force", "--out", "s3://runs/used")
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.removeprefix("runs/used/") for p in s3.find("runs/used"))
+    assert "leftover" not in names
+    assert names[0] == "run.json"
+    assert _cli("compare", "s3://runs/used", "s3://runs/used").exit_code == 0
+
+
+def _loop(out: str | Path) -> None:
+    import torch
+
+    import reprocheck
+
+    reprocheck.seed_everything(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(3, 8, 4), torch.randn(3, 8, 2)
+    with reprocheck.record(out, model=model, optimizer=optimizer) as rec:
+        for step in range(3):
+            loss = torch.nn.functional.mse_loss(model(x[step]), y[step])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            rec.step(loss)
+
+
+def test_record_your_own_loop_to_a_url(s3: Any, tmp_path: Path) -> None:
+    """reprocheck.record(URL): the run lands in the bucket and equals the same loop here."""
+    _loop("s3://runs/own-loop")
+    _loop(tmp_path / "local")
+    assert s3.exists("runs/own-loop/run.json")
+    result = _cli("compare", "s3://runs/own-loop", tmp_path / "local")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
