@@ -1,8 +1,9 @@
 """Capture one traced operator call: its inputs as they were before it ran, and its outputs.
 
 :class:`CaptureTracer` is an :class:`~reprocheck.replay.trace.OpTracer` that, besides
-tracing as usual, copies the arguments of the call at ``(step, index)`` of the trace just
-before the kernel runs (an in-place operator overwrites them) and its outputs just after.
+tracing as usual, copies the arguments of one call (a :class:`CallKey`: the n-th call of
+an operator in a module, phase and step) just before the kernel runs (an in-place
+operator overwrites them) and its outputs just after.
 ``reprocheck repro`` replays the baseline's scenario with one to write a standalone
 reproduction of the first divergent operator.
 
@@ -27,7 +28,7 @@ from reprocheck.replay.trace_digest import op_info
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CaptureTracer", "Captured", "encode_args"]
+__all__ = ["CallKey", "CaptureTracer", "Captured", "encode_args"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,19 +58,42 @@ class Captured:
     mutated: tuple[tuple[int, str, bool], ...] = ()
 
 
-class CaptureTracer(OpTracer):
-    """An :class:`OpTracer` that also captures the call at ``(step, index)``."""
+@dataclasses.dataclass(frozen=True)
+class CallKey:
+    """Which call to capture: the ``occurrence``-th call (from 0) of ``op`` in ``module``
+    during ``phase`` of ``step``. Unlike a trace index, this survives a torch version
+    that adds or drops calls elsewhere (a ``detach`` more in another module)."""
 
-    def __init__(self, root: str, step: int, index: int) -> None:
+    step: int
+    phase: str
+    module: str
+    op: str
+    occurrence: int
+
+
+class CaptureTracer(OpTracer):
+    """An :class:`OpTracer` that also captures the call named by a :class:`CallKey`."""
+
+    def __init__(self, root: str, key: CallKey) -> None:
         super().__init__(root)
-        self.target = (step, index)
+        self.key = key
         self.captured: Captured | None = None
+        self._seen = 0
         self._pending: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
 
     def _before(self, func: Any, args: Any, kwargs: Any) -> None:
-        if self.captured is not None or self._paused or op_info(func).skip:
+        info = op_info(func)
+        key = self.key
+        if self.captured is not None or self._paused or info.skip or info.name != key.op:
             return
-        if (self._step, self._counters.get(self._step, 0)) == self.target:
+        if self._follow_backward and self._phase == "forward" and self._in_backward():
+            self._phase = "backward"
+        if (self._step, self._phase) != (key.step, key.phase):
+            return
+        if self._module_for(args, kwargs) != key.module:
+            return
+        self._seen += 1
+        if self._seen - 1 == key.occurrence:
             self._pending = encode_args(args, kwargs)
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
