@@ -73,6 +73,10 @@ def test_a_changed_learning_rate_is_beyond_any_envelope() -> None:
     judged = judge(ENVELOPE, b, c, [])
     assert judged.verdict == "drift"
     assert judged.quantity == "lr"
+    assert judged.text() == (
+        "drift: outside the rounding envelope at step 0 (lr, which no benign reordering "
+        "moved in calibration)"
+    )
 
 
 def test_one_float32_ulp_of_an_unmoved_quantity_is_still_rounding() -> None:
