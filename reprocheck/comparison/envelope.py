@@ -93,7 +93,9 @@ class EnvelopeJudgement:
 
 
 def _times(multiple: float) -> str:
-    return f"{multiple:.2g}x" if multiple < 10 else f"{multiple:,.0f}x"
+    if multiple < 10:
+        return f"{multiple:.2g}x"
+    return f"{multiple:,.0f}x" if multiple < 1e6 else f"{multiple:.2g}x"
 
 
 def judge(
