@@ -28,7 +28,7 @@ from reprocheck.replay.trace_digest import op_info
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CallKey", "CaptureTracer", "Captured", "encode_args"]
+__all__ = ["CallKey", "CaptureTracer", "Captured", "encode_args", "rng_states"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +95,7 @@ class CaptureTracer(OpTracer):
         self._seen += 1
         if self._seen - 1 == key.occurrence:
             self._pending = encode_args(args, kwargs)
+            self._pending[1].update(rng_states())
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
         before = len(self._entries)
@@ -120,6 +121,20 @@ class CaptureTracer(OpTracer):
             contents=not (info.view or info.uninitialized),
             mutated=mutated,
         )
+
+
+def rng_states() -> dict[str, torch.Tensor]:
+    """The default generators' states just before the call (``rng_cpu``, ``rng_cuda``).
+
+    A random operator (dropout, an initialiser) draws from them; restored by the script,
+    they make it draw what the baseline drew.
+    """
+    import torch
+
+    states = {"rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        states["rng_cuda"] = torch.cuda.get_rng_state()
+    return states
 
 
 def _cpu_copy(t: torch.Tensor) -> torch.Tensor:
