@@ -22,4 +22,3 @@ reprocheck.nox.matrix(
     run_args=["--steps", "3"],
     baseline="torch-2.13.0",
 )
-

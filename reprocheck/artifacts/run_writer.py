@@ -23,7 +23,8 @@ from reprocheck._io import atomic_write_text
 from reprocheck._version import __version__
 from reprocheck.artifacts.jsonfile import dumps
 from reprocheck.artifacts.runs import UNSAFE_DIR_CHARS
-from reprocheck.artifacts.tensorfile import storable
+from reprocheck.artifacts.tensorfile import header_digest, storable
+from reprocheck.artifacts.verify import with_digests
 from reprocheck.errors import InputError
 from reprocheck.model.formats import (
     MANIFEST,
@@ -171,11 +172,19 @@ class RunWriter:
         sub = self._dir_for(record.name)
         scen_dir = self.tmp / "scenarios" / sub
         scen_dir.mkdir()
+        cpu = {k: storable(v) for k, v in tensors.items()}
+        # Each tensor's digest of its bytes as stored, and the file header's, so a reader
+        # can tell a corrupted file from a changed number (docs/artifact-format.md).
+        record = with_digests(record, cpu)
+        save_file(cpu, str(scen_dir / TENSORS))
+        entry = {
+            "name": record.name,
+            "dir": sub,
+            "header_digest": header_digest(scen_dir / TENSORS),
+        }
         body = {"schema_version": SCHEMA_VERSION, "kind": SCENARIO_KIND, **record.to_dict()}
         (scen_dir / RECORD).write_text(dumps(body), encoding="utf-8")
-        cpu = {k: storable(v) for k, v in tensors.items()}
-        save_file(cpu, str(scen_dir / TENSORS))
-        self.manifest["scenarios"].append({"name": record.name, "dir": sub})
+        self.manifest["scenarios"].append(entry)
 
     def commit(self) -> Path:
         """Write the manifest and move the run into place."""

@@ -48,6 +48,7 @@ __all__ = [
 #: Characters never in a scenario's directory name (the writer replaces them, the reader
 #: refuses a manifest that names such a directory).
 UNSAFE_DIR_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
 # Fingerprint sections (reprocheck.model.fingerprint.SECTIONS, named here so reading an
 # artifact does not import the capture code), and those that map names to strings.
 _FINGERPRINT_SECTIONS = ("python", "platform", "cpu", "torch", "threads", "determinism", "cuda")
@@ -89,11 +90,13 @@ class Run:
         manifest: dict[str, Any],
         records: dict[str, ScenarioRecord],
         dirs: dict[str, str],
+        header_digests: Mapping[str, str] | None = None,
     ) -> None:
         self.path = path
         self.manifest = manifest
         self.records = records
         self._dirs = dirs
+        self._header_digests = dict(header_digests or {})
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -108,10 +111,19 @@ class Run:
     def tensor_path(self, name: str) -> Path:
         return self.path / "scenarios" / self._dirs[name] / TENSORS
 
+    def renamed(self, names: dict[str, str], records: dict[str, ScenarioRecord]) -> Run:
+        """A view holding only ``records``, each read from the scenario ``names[new name]``."""
+        dirs = {new: self._dirs[old] for new, old in names.items()}
+        return Run(self.path, self.manifest, records, dirs)
+
     @contextlib.contextmanager
     def open_tensors(self, name: str) -> Iterator[TensorReader]:
         """Open one scenario's final tensors for lazy reading."""
-        yield TensorReader(self.tensor_path(name), self.records[name].tensors)
+        yield TensorReader(
+            self.tensor_path(name),
+            self.records[name].tensors,
+            header_digest=self._header_digests.get(name),
+        )
 
 
 def load_run(path: Path) -> Run:
@@ -137,6 +149,7 @@ def load_run(path: Path) -> Run:
     entries = req_list(manifest, "scenarios", where)
     records: dict[str, ScenarioRecord] = {}
     dirs: dict[str, str] = {}
+    header_digests: dict[str, str] = {}
     root = path.resolve()
     for i, entry in enumerate(entries):
         ewhere = f"{where}: scenarios[{i}]"
@@ -165,4 +178,9 @@ def load_run(path: Path) -> Run:
             )
         records[name] = record
         dirs[name] = sub
-    return Run(path, manifest, records, dirs)
+        if entry.get("header_digest") is not None:
+            digest = req_str(entry, "header_digest", ewhere)
+            if not _DIGEST.fullmatch(digest):
+                raise ArtifactError(f"{ewhere}: key 'header_digest' must read crc32:<8 hex digits>")
+            header_digests[name] = digest
+    return Run(path, manifest, records, dirs, header_digests)

@@ -17,6 +17,7 @@ start, and the tensors tile it exactly (no gap, no overlap, nothing after the la
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import math
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._schema import find_lone_surrogate
+from reprocheck.artifacts.checksum import crc32, format_digest
 from reprocheck.errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
     "TensorEntry",
     "TensorReader",
     "check_regular_file",
+    "header_digest",
     "read_header",
     "storable",
 ]
@@ -68,6 +71,9 @@ DTYPES: dict[str, tuple[str, int]] = {
     "U64": ("uint64", 8),
     "F64": ("float64", 8),
 }
+_CORRUPT_HINT = "The file changed after the run was written: copy the run again, or re-run it."
+#: One positioned read at most this long (Linux reads at most about 2 GiB per call).
+_READ_CHUNK = 1 << 30
 _ENTRY_KEYS = frozenset({"dtype", "shape", "data_offsets"})
 
 
@@ -108,6 +114,15 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
     Raises:
         ArtifactError: the file is not a regular file, or its header breaks a rule above.
     """
+    return _read_header(path)[0]
+
+
+def header_digest(path: Path) -> str:
+    """``"crc32:<8 hex>"`` of the file's first 8 bytes and header (what a run records)."""
+    return _read_header(path)[1]
+
+
+def _read_header(path: Path) -> tuple[dict[str, TensorEntry], str]:
     check_regular_file(path, "tensor file")
     try:
         with open(path, "rb") as handle:
@@ -133,10 +148,11 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
         raise ArtifactError(f"cannot read tensor file {path}: {exc.strerror or exc}") from None
     header = _parse(raw, path)
     entries = _check_layout(header, size - 8 - length, path)
+    digest = format_digest(crc32(raw, crc32(prefix)))
     return {
         name: dataclasses.replace(entry, offset=8 + length + entry.offset)
         for name, entry in entries.items()
-    }
+    }, digest
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -241,20 +257,36 @@ def _check_layout(header: dict[str, Any], data_len: int, path: Path) -> dict[str
 class TensorReader:
     """Lazy, read-only access to one scenario's final tensors, one tensor at a time.
 
-    The header is checked by :func:`read_header` first; each tensor is then checked
-    against its record and this machine's memory and read with one positioned read into
-    a buffer the tensor takes over. No memory map: mapped pages of the tensors already
-    compared would stay resident in the process until the file closes, so peak memory
-    would grow with the file, not with the largest tensor. Nothing in a safetensors file
-    is code; the bytes become a tensor of the checked dtype and shape, nothing else.
+    The header is checked by :func:`read_header` first (and against ``header_digest``,
+    the CRC-32 its run recorded, when given); each tensor is then checked against its
+    record and this machine's memory, read with positioned reads straight into the
+    tensor's own memory (no intermediate buffer, nothing zero-filled first), and its
+    bytes checked against the digest its record holds (``TensorInfo.digest``): a flipped
+    bit is an :class:`~reprocheck.errors.ArtifactError` naming the file and the tensor,
+    never a number. No memory map: mapped pages of the tensors already compared would
+    stay resident in the process until the file closes, so peak memory would grow with
+    the file, not with the largest tensor. Reads and checksums release the GIL, so
+    several threads may read tensors of one reader at once. Nothing in a safetensors
+    file is code; the bytes become a tensor of the checked dtype and shape, nothing else.
     """
 
-    def __init__(self, path: Path, expected: Mapping[str, Any]) -> None:
+    def __init__(
+        self, path: Path, expected: Mapping[str, Any], *, header_digest: str | None = None
+    ) -> None:
         self.path = path
-        self._entries = read_header(path)
+        self._entries, digest = _read_header(path)
         self._expected = expected
         for key, entry in self._entries.items():
             self._check_size(key, entry)
+        # After the rules above, which name what is wrong where they can: a header that
+        # breaks none but is not the one written (a flipped bit in a name or in the
+        # metadata) is caught here.
+        if header_digest is not None and digest != header_digest:
+            raise ArtifactError(
+                f"corrupt artifact: tensor file {path}: its header does not match the digest "
+                f"its run recorded ({digest}, recorded {header_digest})",
+                hint=_CORRUPT_HINT,
+            )
         missing = sorted(set(expected) - set(self._entries))
         if missing:
             raise ArtifactError(
@@ -266,9 +298,19 @@ class TensorReader:
         return sorted(self._entries)
 
     def get(self, key: str) -> torch.Tensor:
-        """Load one tensor (after checking it against its record)."""
+        """Load one tensor (after checking it against its record and its digest)."""
         import torch
 
+        entry = self._entry(key)
+        dtype = getattr(torch, entry.dtype)
+        out = torch.empty(entry.nbytes, dtype=torch.uint8)
+        if entry.nbytes:
+            self._read_into(key, entry, out)
+        tensor = out.view(dtype).reshape(entry.shape)
+        # safetensors stores little-endian; the bytes were read in native order.
+        return tensor if sys.byteorder == "little" else _swap_bytes(tensor)
+
+    def _entry(self, key: str) -> TensorEntry:
         entry = self._entries.get(key)
         if entry is None:
             raise ArtifactError(f"tensor file {self.path} has no tensor {key!r}")
@@ -281,23 +323,35 @@ class TensorReader:
                     f"{self.path}: tensor {key!r} is {entry.dtype}{list(entry.shape)}, "
                     f"its record declares {declared}{list(shape)} (an inconsistent artifact)"
                 )
-        dtype = getattr(torch, entry.dtype)
-        if entry.nbytes == 0:
-            return torch.empty(entry.shape, dtype=dtype)
-        buffer = bytearray(entry.nbytes)
+        return entry
+
+    def _read_into(self, key: str, entry: TensorEntry, out: torch.Tensor) -> None:
+        view = memoryview((ctypes.c_char * entry.nbytes).from_address(out.data_ptr())).cast("B")
+        done = 0
         try:
-            with open(self.path, "rb") as handle:
+            with open(self.path, "rb", buffering=0) as handle:
                 handle.seek(entry.offset)
-                got = handle.readinto(buffer)
+                while done < entry.nbytes:
+                    got = handle.readinto(view[done : done + _READ_CHUNK])
+                    if not got:
+                        break
+                    done += got
         except OSError as exc:
             raise ArtifactError(
                 f"tensor {key!r} in {self.path} cannot be read: {exc.strerror or exc}"
             ) from None
-        if got != entry.nbytes:  # the file shrank since its header was checked
+        if done != entry.nbytes:  # the file shrank since its header was checked
             raise ArtifactError(f"tensor {key!r} in {self.path} is cut short (truncated?)")
-        tensor = torch.frombuffer(buffer, dtype=dtype).reshape(entry.shape)
-        # safetensors stores little-endian; torch.frombuffer reads native order.
-        return tensor if sys.byteorder == "little" else _swap_bytes(tensor)
+        info = self._expected.get(key)
+        recorded = getattr(info, "digest", None)
+        if recorded is not None:
+            digest = format_digest(crc32(view))
+            if digest != recorded:
+                raise ArtifactError(
+                    f"corrupt artifact: tensor {key!r} in {self.path} does not match the "
+                    f"digest its record holds ({digest}, recorded {recorded})",
+                    hint=_CORRUPT_HINT,
+                )
 
     def _check_size(self, key: str, entry: TensorEntry) -> None:
         # Loading copies a tensor into memory: refuse one that cannot fit rather than let

@@ -216,7 +216,11 @@ def load(path: Path) -> TensorSet:
     where = str(manifest_path)
     table = req_dict(data, "tensors", where)
     tensors = {
-        str(k): TensorInfo.from_dict(v, f"{where}: tensors[{k!r}]")
+        # "digest" here is model.digest.tensor_digest's (dtype, shape and bytes), not the
+        # stored-bytes digest TensorInfo holds.
+        str(k): TensorInfo.from_dict(
+            {n: x for n, x in v.items() if n != "digest"}, f"{where}: tensors[{k!r}]"
+        )
         if isinstance(v, dict)
         else _not_table(where, k)
         for k, v in table.items()

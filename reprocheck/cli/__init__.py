@@ -31,6 +31,7 @@ _COMMANDS: dict[str, str] = {
     "compare": "reprocheck.cli.compare:compare",
     "calibrate": "reprocheck.cli.calibrate:calibrate",
     "check": "reprocheck.cli.check:check",
+    "bisect": "reprocheck.cli.bisect:bisect",
     "lock": "reprocheck.cli.lock:lock",
     "report": "reprocheck.cli.report:report",
     "repro": "reprocheck.cli.repro:repro",

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from reprocheck.cli._locations import (
+    RUN_LOCATION,
+    Location,
+    check_target,
+    local_run,
+    shown,
+    staged_out,
+)
 from reprocheck.cli._options import output_option, progress_display, progress_enabled
 from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
@@ -21,10 +31,10 @@ __all__ = ["check"]
 @click.option(
     "--baseline",
     "baseline",
-    type=click.Path(path_type=Path),
+    **RUN_LOCATION,
     metavar="DIR",
     required=True,
-    help="The baseline run directory to replay and compare against.",
+    help="The baseline run directory (or URL, s3://...) to replay and compare against.",
 )
 @format_option()
 @output_option()
@@ -32,26 +42,31 @@ __all__ = ["check"]
 @click.option(
     "--out",
     "out",
-    type=click.Path(path_type=Path),
+    **RUN_LOCATION,
     metavar="DIR",
     default=None,
-    help="Keep the new run in this directory (default: a temporary directory, removed).",
+    help="Keep the new run in this directory or URL (default: a temporary directory, removed).",
 )
 def check(
-    baseline: Path, fmt: str, output: Path | None, policy_file: Path | None, out: Path | None
+    baseline: Location,
+    fmt: str,
+    output: Path | None,
+    policy_file: Path | None,
+    out: Location | None,
 ) -> None:
     """Replay what the --baseline run ran, in this environment, and compare.
 
     The same scenarios with the same seed, steps, device and traced steps as recorded in
-    the baseline are replayed here, then compared as `reprocheck compare` does.
+    the baseline are replayed here, then compared as `reprocheck compare` does. The
+    baseline and --out may be URLs (s3://bucket/runs/a, with pip install
+    "reprocheck[remote]").
 
     Exit 0 identical or within tolerance, 1 drift, 2 bad input.
     """
-    from reprocheck.artifacts.run_writer import check_run_target
     from reprocheck.workflows.check import check_against
 
     if out is not None:
-        check_run_target(out)  # a bad --out fails before the slow replay
+        check_target(out)  # a bad --out fails before the slow replay
     policy = load_cli_policy(policy_file)  # a bad policy fails before the slow replay
     state = click.get_current_context().find_object(State) or State()
     # As for `run`: progress on one self-updating line at a terminal, none in pipes or CI.
@@ -61,6 +76,14 @@ def check(
         if not state.quiet:
             click.echo(f"{record.name}: replayed here in {record.duration_s:.2f} s", err=True)
 
-    with progress_display(state, enabled=progress_enabled() and not state.quiet):
-        result = check_against(baseline, policy=policy, out=out, on_scenario=said)
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(local_run(baseline))
+        local_out = None if out is None else stack.enter_context(staged_out(out))
+        with progress_display(state, enabled=progress_enabled() and not state.quiet):
+            result = check_against(base, policy=policy, out=local_out, on_scenario=said)
+    # Remote runs named as given, not as their temporary copies.
+    if isinstance(baseline, str):
+        result = dataclasses.replace(result, baseline=shown(baseline))
+    if isinstance(out, str):
+        result = dataclasses.replace(result, candidate=shown(out))
     report(result, fmt, output)

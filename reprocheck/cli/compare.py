@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from reprocheck.cli._locations import RUN_LOCATION, Location, local_run, shown
 from reprocheck.cli._options import emit, format_choice, output_option, printable
 
 if TYPE_CHECKING:
@@ -83,18 +85,32 @@ def report(result: ComparisonResult, fmt: str, output: Path | None) -> None:
 
 
 @click.command(name="compare")
-@click.argument("baseline", type=click.Path(path_type=Path))
-@click.argument("candidate", type=click.Path(path_type=Path))
+@click.argument("baseline", **RUN_LOCATION)
+@click.argument("candidate", **RUN_LOCATION)
 @format_option()
 @output_option()
 @policy_option()
-def compare(
-    baseline: Path, candidate: Path, fmt: str, output: Path | None, policy_file: Path | None
+@click.option(
+    "--pair",
+    "pairs",
+    multiple=True,
+    metavar="A=B",
+    help="Compare scenario A of the baseline with scenario B of the candidate (repeatable; "
+    "only the paired scenarios are compared): a model v1 against v2, a changed copy.",
+)
+def compare(  # noqa: PLR0917 - click passes every option as an argument
+    baseline: Location,
+    candidate: Location,
+    fmt: str,
+    output: Path | None,
+    policy_file: Path | None,
+    pairs: tuple[str, ...],
 ) -> None:
     """Compare the CANDIDATE run with the BASELINE run and say what changed.
 
     BASELINE and CANDIDATE are run directories (`reprocheck run --out DIR`), or two
-    fingerprint files (`reprocheck fingerprint -o FILE`) for an environment diff only.
+    fingerprint files (`reprocheck fingerprint -o FILE`) for an environment diff only;
+    either may be a URL (s3://bucket/runs/a, with pip install "reprocheck[remote]").
     For each scenario: identical (bitwise), within tolerance, or drift; the kind of
     difference (rounding, random-stream, computation); the first step, phase, operator and
     module where the runs part; and the environment changes ranked by how likely each is
@@ -105,5 +121,8 @@ def compare(
     from reprocheck.comparison import compare as compare_runs
 
     policy = load_cli_policy(policy_file)
-    result = compare_runs(baseline, candidate, policy=policy)
+    with local_run(baseline) as base, local_run(candidate) as cand:
+        result = compare_runs(base, cand, policy=policy, pairs=pairs)
+    # Name the runs as the user gave them, not as the temporary copies of remote ones.
+    result = dataclasses.replace(result, baseline=shown(baseline), candidate=shown(candidate))
     report(result, fmt, output)

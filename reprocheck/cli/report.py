@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
+from reprocheck.cli._locations import RUN_LOCATION, Location, local_run
 from reprocheck.cli.compare import load_cli_policy, policy_option
 
 __all__ = ["report"]
 
 
 @click.command(name="report")
-@click.argument("baseline", type=click.Path(path_type=Path))
-@click.argument(
-    "candidates", nargs=-1, required=True, metavar="CANDIDATE...", type=click.Path(path_type=Path)
-)
+@click.argument("baseline", **RUN_LOCATION)
+@click.argument("candidates", nargs=-1, required=True, metavar="CANDIDATE...", **RUN_LOCATION)
 @click.option(
     "-o",
     "--output",
@@ -27,7 +27,7 @@ __all__ = ["report"]
 )
 @policy_option()
 def report(
-    baseline: Path, candidates: tuple[Path, ...], output: Path, policy_file: Path | None
+    baseline: Location, candidates: tuple[Location, ...], output: Path, policy_file: Path | None
 ) -> None:
     """Compare each CANDIDATE run with the BASELINE run and write an HTML report.
 
@@ -37,6 +37,8 @@ def report(
     per step on a log scale, and the first operator where the runs part. With several
     candidates, a scenario-by-environment table of verdicts comes first.
 
+    Runs may be URLs (s3://bucket/runs/a, with pip install "reprocheck[remote]").
+
     Needs matplotlib: pip install "reprocheck[report]".
 
     Exit 0 identical or within tolerance, 1 drift in any candidate, 2 bad input.
@@ -45,7 +47,10 @@ def report(
 
     require_matplotlib()
     policy = load_cli_policy(policy_file)
-    result = write_report(baseline, list(candidates), output, policy=policy)
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(local_run(baseline))
+        cands: list[Location] = [stack.enter_context(local_run(c)) for c in candidates]
+        result = write_report(base, cands, output, policy=policy)
     for c in result.candidates:
         click.echo(f"{c.label}: {c.result.summary}", err=True)
     click.echo(f"report written to {output}", err=True)

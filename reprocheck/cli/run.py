@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reprocheck.cli._locations import RUN_LOCATION, Location, check_target, shown, staged_out
 from reprocheck.cli._options import (
     flag_names,
     progress_display,
@@ -29,10 +30,12 @@ __all__ = ["run"]
 @click.option(
     "--out",
     required=True,
-    # No file_okay=False: the run writer refuses a file with one Error: line and a Hint:.
-    type=click.Path(path_type=Path),
+    # Not click.Path: a URL stays a string; the run writer refuses a file with one Error:
+    # line and a Hint:.
+    **RUN_LOCATION,
     help="The run directory to create (must not exist, or be empty, unless --force); "
-    "missing parent directories are created.",
+    "missing parent directories are created. A URL (s3://bucket/runs/a) uploads the "
+    'run, its manifest last (needs pip install "reprocheck[remote]").',
 )
 @replay_options
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
@@ -66,7 +69,7 @@ __all__ = ["run"]
 def run(  # noqa: PLR0917 - click passes every option as an argument
     state: State | None,
     scenarios: tuple[str, ...],
-    out: Path,
+    out: Location,
     steps: int | None,
     seed: int,
     device: str,
@@ -96,12 +99,11 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
       reprocheck run --out runs/today
       reprocheck run mlp cnn --steps 5 --out runs/quick
       reprocheck run mypackage.scenarios:build --out runs/mine
+      reprocheck run --out s3://my-bucket/runs/today
       reprocheck run mlp cnn --world-size 2 --out runs/ddp
       torchrun --nproc-per-node 2 -m reprocheck run mlp --world-size 2 --out runs/ddp
     """
-    from reprocheck.artifacts.run_writer import check_run_target
-
-    check_run_target(out, force=force)  # before torch is imported: bad input fails at once
+    check_target(out, force=force)  # before torch is imported: bad input fails at once
     options = replay_options_from(
         steps=steps,
         seed=seed,
@@ -112,7 +114,12 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
         bucket_cap_mb=bucket_cap_mb,
     )
     state = state if state is not None else State()
-    _replay_and_report(state, list(scenarios), out, options, force=force, lockfile=lockfile)
+    with staged_out(out, force=force) as local:
+        written = _replay_and_report(
+            state, list(scenarios), local, options, force=force, lockfile=lockfile
+        )
+    if written:
+        click.echo(f"wrote {shown(out)}")
 
 
 def _replay_and_report(
@@ -123,16 +130,16 @@ def _replay_and_report(
     *,
     force: bool,
     lockfile: Path | None,
-) -> None:
-    """Write the run, with a line per scenario as it finishes, then ``wrote OUT``."""
+) -> bool:
+    """Write the run, with a line per scenario as it finishes; whether this process wrote it."""
     from reprocheck.artifacts.runs import load_run
     from reprocheck.workflows.run import run_scenarios
 
-    shown: set[str] = set()
+    reported: set[str] = set()
 
     def said(record: ScenarioRecord) -> None:
         # Each scenario's line as soon as it has finished, not all of them at the end.
-        shown.add(record.name)
+        reported.add(record.name)
         click.echo(_scenario_line(record))
 
     with progress_display(state, enabled=progress_enabled() and not state.quiet), flag_names():
@@ -140,12 +147,12 @@ def _replay_and_report(
             scenarios, out, options, force=force, lockfile=lockfile, on_scenario=said
         )
     if options.world_size > 1 and os.environ.get("RANK", "0") != "0":
-        return  # under torchrun: rank 0 writes the run and reports it
+        return False  # under torchrun: rank 0 writes the run and reports it
     written = load_run(path)
     for name, record in written.records.items():
-        if name not in shown:  # a distributed replay reports its records at the end
+        if name not in reported:  # a distributed replay reports its records at the end
             click.echo(_scenario_line(record))
-    click.echo(f"wrote {path}")
+    return True
 
 
 def _scenario_line(record: ScenarioRecord) -> str:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 
 from reprocheck.comparison.result import GrowthPoint, Kind
+from reprocheck.model.random_ops import RANDOM_OPS
 from reprocheck.model.records import ScenarioRecord, TraceEntry
 
 __all__ = [
@@ -33,42 +34,6 @@ __all__ = [
     "rounding_threshold",
     "trend_of",
 ]
-
-#: Base names (no ``aten.`` prefix, overload or trailing underscore) of operators that draw
-#: from a random generator.
-RANDOM_OPS: frozenset[str] = frozenset(
-    {
-        "dropout",
-        "native_dropout",
-        "feature_dropout",
-        "alpha_dropout",
-        "feature_alpha_dropout",
-        "_fused_dropout",
-        "fused_dropout",
-        "bernoulli",
-        "randint",
-        "randint_like",
-        "randperm",
-        "multinomial",
-        "normal",
-        "uniform",
-        "random",
-        "exponential",
-        "geometric",
-        "log_normal",
-        "cauchy",
-        "poisson",
-        "rand",
-        "randn",
-        "rand_like",
-        "randn_like",
-        "rrelu_with_noise",
-        "trunc_normal",
-        "_standard_gamma",
-        "_sample_dirichlet",
-        "binomial",
-    }
-)
 
 _EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
 _OVERLOAD = re.compile(r"\.(default|[A-Za-z_][A-Za-z0-9_]*)$")

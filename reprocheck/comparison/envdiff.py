@@ -4,7 +4,7 @@ deepdiff finds every difference; this module reduces them to one line each (a do
 ``path``, the ``baseline`` and ``candidate`` values) and orders them by how likely each is
 to move numbers: the torch build first, then BLAS/oneDNN, the distributed layout (world
 size, backend, DDP bucket size), the CPU dispatch level, threads, determinism and precision
-flags, CUDA, cuDNN, the GPU, numerics packages, the rest.
+flags, CUDA, cuDNN, the GPU, the CPU model, numerics packages, the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
+from reprocheck.comparison.env_effect import IN_FORCE, refine
 from reprocheck.comparison.result import EnvChange
 
-__all__ = ["RANKS", "diff_fingerprints", "is_suspect", "rank_of", "suspect_phrase"]
+__all__ = [
+    "HARDWARE",
+    "RANKS",
+    "diff_fingerprints",
+    "is_hardware",
+    "is_suspect",
+    "rank_of",
+    "suspect_phrase",
+]
 
 # Fields that differ between any two captures and say nothing about the numbers:
 # timestamps, the fingerprint's own digest, interpreter paths, the raw text of the build
@@ -96,6 +105,9 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cuda", ("cuda.available", "cuda.compiled_version", "cuda.runtime_version", "cuda.driver*")),
     ("cudnn", ("cuda.cudnn", "cuda.cudnn.*", "cuda.nccl", "cuda.nccl.*", "packages.nvidia-cudnn*")),
     ("gpu", ("cuda.devices", "cuda.devices.*", "cuda.*", "env.cuda_*")),
+    # Another CPU with the same dispatch level can still pick other kernels (oneDNN and
+    # MKL choose by model and cache sizes): a suspect when runs from two machines differ.
+    ("cpu-model", ("cpu.model", "platform.machine")),
     (
         "numerics-package",
         (
@@ -115,6 +127,18 @@ RANKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("package", ("packages.*",)),
 )
 _OTHER_RANK = len(RANKS)
+#: Fingerprint paths that describe the machine rather than the software: the CPU (model,
+#: instruction sets, dispatch level, cores), the GPUs and their driver.
+HARDWARE: tuple[str, ...] = (
+    "cpu.model",
+    "cpu.flags",
+    "cpu.capability",
+    "cpu.cores",
+    "platform.machine",
+    "cuda.devices",
+    "cuda.devices.*",
+    "cuda.driver*",
+)
 #: Categories that name a likely cause in the verdict line.
 _SUSPECT_RANK = next(i for i, (name, _) in enumerate(RANKS) if name == "numerics-package")
 
@@ -134,9 +158,15 @@ def rank_of(path: str) -> tuple[int, str]:
     return rank, category
 
 
+def is_hardware(path: str) -> bool:
+    """Whether a dotted fingerprint path describes the machine (:data:`HARDWARE`)."""
+    return any(fnmatch.fnmatchcase(path.lower(), pattern) for pattern in HARDWARE)
+
+
 def is_suspect(change: EnvChange) -> bool:
-    """Whether a change is likely enough to move numbers to be named in the verdict line."""
-    return rank_of(change.path)[0] <= _SUSPECT_RANK
+    """Whether a change is likely enough to move numbers to be named in the verdict line
+    (a variable asking for what is already in force is not: comparison.env_effect)."""
+    return change.category != IN_FORCE and rank_of(change.path)[0] <= _SUSPECT_RANK
 
 
 def _missing(value: Any) -> bool:
@@ -210,7 +240,8 @@ def diff_fingerprints(baseline: Mapping[str, Any], candidate: Mapping[str, Any])
                 continue  # the same flags in another order
             shown_old, shown_new = sorted(old_set - new_set), sorted(new_set - old_set)
         changes.append(EnvChange(dotted, shown_old, shown_new, rank_of(dotted)[1]))
-    changes.sort(key=lambda ch: (*_position(ch.path)[:2], ch.path))
+    changes = refine(changes, b, c)
+    changes.sort(key=lambda ch: (ch.category == IN_FORCE, *_position(ch.path)[:2], ch.path))
     return changes
 
 
@@ -221,6 +252,7 @@ _SHORT_NAMES = {
     "cuda.compiled_version": "CUDA (compiled)",
     "cuda.driver_version": "CUDA driver",
     "cpu.capability": "CPU capability",
+    "cpu.model": "CPU model",
     "distributed.world_size": "world size",
     "distributed.backend": "distributed backend",
     "distributed.bucket_cap_mb": "DDP bucket MB",
@@ -240,7 +272,10 @@ def suspect_phrase(changes: list[EnvChange], limit: int = 2) -> str:
     """The top suspects in words, e.g. ``torch 2.6.0 → 2.13.0, threads.intra_op 1 → 2``."""
     parts: list[str] = []
     seen: set[str] = set()
-    for change in changes:
+    # Values read inside the process (threads, dispatch level, versions, flags) lead;
+    # the variables that ask for them follow.
+    ordered = sorted(changes, key=lambda ch: ch.path.lower().startswith("env."))
+    for change in ordered:
         if not is_suspect(change) or len(parts) >= limit:
             continue
         name = change.path.removeprefix("packages.")

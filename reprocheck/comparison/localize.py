@@ -16,22 +16,22 @@ The earlier of the two wins; the trace names the operator and its module.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from reprocheck.comparison.align import PHASE_ORDER, OpDivergence, TraceAlignment, align_traces
 from reprocheck.comparison.classify import (
     entry_rel_diff,
-    first_float_dtype,
     op_base_name,
-    op_kind,
     record_kind,
     rounding_threshold,
 )
-from reprocheck.comparison.precision import at_precision, earlier_change
-from reprocheck.comparison.result import FirstDivergence, GrowthPoint, Kind, Structural
-from reprocheck.model.records import ScenarioRecord, StepRecord, TraceEntry
+from reprocheck.comparison.evidence import op_evidence
+from reprocheck.comparison.precision import at_precision
+from reprocheck.comparison.record_evidence import record_evidence
+from reprocheck.comparison.result import FirstDivergence, GrowthPoint, Kind
+from reprocheck.model.records import ScenarioRecord, StepRecord
 
 if TYPE_CHECKING:
     from reprocheck.comparison.numerics import TensorDiff
@@ -48,125 +48,12 @@ __all__ = [
     "same_float",
 ]
 
-PHASE_ORDER: Mapping[str, int] = {
-    "init": 0,
-    "forward": 1,
-    "backward": 2,
-    "optimizer": 3,
-    "final": 4,
-}
-_EXAMPLES = 5
-
 
 def same_float(a: float, b: float) -> bool:
     """Bitwise-equal floats as recorded (NaN equals NaN; 0.0 and -0.0 differ)."""
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class OpDivergence:
-    """The first aligned traced call whose output differs."""
-
-    baseline: TraceEntry
-    candidate: TraceEntry
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return self.baseline.step, PHASE_ORDER.get(self.baseline.phase, 1)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TraceAlignment:
-    """The result of aligning two traces (``precision``: see comparison.precision)."""
-
-    first: OpDivergence | None
-    structural: Structural
-    aligned: int
-    precision: tuple[int, TraceEntry | None, TraceEntry | None] | None = None
-
-
-def _group(
-    entries: Sequence[TraceEntry], steps: set[int]
-) -> dict[tuple[int, str, str], list[tuple[int, TraceEntry]]]:
-    groups: dict[tuple[int, str, str], list[tuple[int, TraceEntry]]] = {}
-    for position, entry in enumerate(entries):
-        if entry.step in steps:
-            groups.setdefault((entry.step, entry.phase, entry.module), []).append((position, entry))
-    return groups
-
-
-def _example(sign: str, entry: TraceEntry) -> str:
-    return f"{sign}{entry.op} @ step {entry.step} {entry.phase} {entry.module}"
-
-
-Calls = list[tuple[int, TraceEntry]]
-
-
-def _align_group(b_calls: Calls, c_calls: Calls) -> list[tuple[Calls, Calls, bool]]:
-    """Split one group into runs of aligned calls (``True``) and one-sided calls (``False``).
-
-    Calls with the same operator *and* output digest anchor the alignment first, so an
-    inserted call of a repeated operator cannot shift its neighbours onto each other; the
-    stretches between anchors are then aligned by operator name and output shapes and
-    dtypes: a call on a tensor of another shape is another call (torch 2.6 emits extra
-    ``detach`` calls in optimizers, which must not pair with the next ``detach`` of a
-    different parameter and read as a numeric difference).
-    """
-    out: list[tuple[Calls, Calls, bool]] = []
-    exact = difflib.SequenceMatcher(
-        None,
-        [(e.op, e.digest) for _, e in b_calls],
-        [(e.op, e.digest) for _, e in c_calls],
-        autojunk=False,
-    )
-    for tag, i1, i2, j1, j2 in exact.get_opcodes():
-        if tag == "equal":
-            out.append((b_calls[i1:i2], c_calls[j1:j2], True))
-            continue
-        b_part, c_part = b_calls[i1:i2], c_calls[j1:j2]
-        by_name = difflib.SequenceMatcher(
-            None,
-            [(e.op, e.shapes, e.dtypes) for _, e in b_part],
-            [(e.op, e.shapes, e.dtypes) for _, e in c_part],
-            autojunk=False,
-        )
-        for tag2, k1, k2, l1, l2 in by_name.get_opcodes():
-            out.append((b_part[k1:k2], c_part[l1:l2], tag2 == "equal"))
-    return out
-
-
-def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]) -> TraceAlignment:
-    """Align two op traces and find the first aligned call whose output differs.
-
-    Only steps traced on both sides are compared (one side may have traced more steps).
-    """
-    steps = {e.step for e in baseline} & {e.step for e in candidate}
-    b_groups = _group(baseline, steps)
-    c_groups = _group(candidate, steps)
-    b_only: list[tuple[int, TraceEntry]] = []
-    c_only: list[tuple[int, TraceEntry]] = []
-    first: tuple[int, OpDivergence] | None = None
-    precision: tuple[int, TraceEntry | None, TraceEntry | None] | None = None
-    aligned = 0
-    for key in list(b_groups) + [k for k in c_groups if k not in b_groups]:
-        for b_calls, c_calls, same in _align_group(b_groups.get(key, []), c_groups.get(key, [])):
-            if not same:
-                precision = earlier_change(precision, b_calls, c_calls)
-                b_only.extend(b_calls)
-                c_only.extend(c_calls)
-                continue
-            for (pos, b_entry), (_, c_entry) in zip(b_calls, c_calls, strict=True):
-                aligned += 1
-                if b_entry.digest != c_entry.digest and (first is None or pos < first[0]):
-                    first = (pos, OpDivergence(b_entry, c_entry))
-    b_only.sort(key=lambda item: item[0])
-    c_only.sort(key=lambda item: item[0])
-    examples = [_example("-", e) for _, e in b_only[:_EXAMPLES]]
-    examples += [_example("+", e) for _, e in c_only[: max(0, _EXAMPLES - len(examples))]]
-    structural = Structural(len(b_only), len(c_only), tuple(examples))
-    return TraceAlignment(first[1] if first else None, structural, aligned, precision)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -304,6 +191,8 @@ def locate(
     if alignment.precision is not None:
         return at_precision(alignment.precision)
     op = alignment.first
+    if op is None and record is None:
+        op = alignment.passed_on  # only differences passed on: the first of them
     if op is not None and (record is None or _operator_first(op, record)):
         return _at_operator(op, baseline, candidate)
     if record is not None:
@@ -317,25 +206,28 @@ def _operator_first(op: OpDivergence, record: RecordDivergence) -> bool:
     where = (record.step, PHASE_ORDER[record.phase])
     if record.location == "batch":
         return op.position < where
+    if record.location.startswith("lr") and record.step == op.baseline.step:
+        return False  # the learning rate is set before the optimizer's operators use it
     return op.position <= where
 
 
 def _at_operator(
     op: OpDivergence, baseline: ScenarioRecord, candidate: ScenarioRecord
 ) -> FirstDivergence:
-    """The first divergence at the first traced operator whose output differs."""
+    """The first divergence at the first traced operator where the runs part."""
     entry = op.baseline
-    dtype = first_float_dtype(entry.dtypes)
     rel = entry_rel_diff(op.baseline, op.candidate)
     parameter = first_parameter(baseline, candidate, entry.step, entry.phase)
+    kind, evidence = op_evidence(op.baseline, op.candidate)
     return FirstDivergence(
         step=entry.step,
         phase=entry.phase,
         location=entry.module or parameter or entry.op,
         operator=entry.op,
         parameter=parameter,
-        kind=op_kind(rel, entry.op, dtype),
+        kind=kind,
         detail=_rel_detail(rel, f"{op_base_name(entry.op)} output"),
+        evidence=evidence,
     )
 
 
@@ -349,6 +241,7 @@ def _at_record(
     step_rel = next((g.max_rel for g in growth if g.step == record.step), 0.0)
     if record.location.startswith("buffer/"):
         step_rel = max(step_rel, _buffer_rel(baseline, candidate, record.step))
+    kind = record_kind(record.location, record.phase, step_rel, baseline.config.dtype)
     return FirstDivergence(
         step=record.step,
         phase=record.phase,
@@ -356,8 +249,9 @@ def _at_record(
         operator=None,
         parameter=record.parameter
         or first_parameter(baseline, candidate, record.step, record.phase),
-        kind=record_kind(record.location, record.phase, step_rel, baseline.config.dtype),
+        kind=kind,
         detail=None if record.phase == "init" else _rel_detail(step_rel, "step"),
+        evidence=record_evidence(record.location, record.step, kind, baseline, candidate),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reprocheck.comparison.evidence_record import Evidence
 from reprocheck.comparison.result import FirstDivergence
 from reprocheck.model.records import TraceEntry
 
@@ -106,6 +107,7 @@ def at_precision(found: tuple[int, TraceEntry | None, TraceEntry | None]) -> Fir
     entry = c_entry if c_entry is not None else b_entry
     if entry is None:
         raise ValueError("a precision change needs a call on at least one side")
+    detail = precision_detail(b_entry, c_entry)
     return FirstDivergence(
         step=entry.step,
         phase=entry.phase,
@@ -113,5 +115,13 @@ def at_precision(found: tuple[int, TraceEntry | None, TraceEntry | None]) -> Fir
         operator=entry.op,
         parameter=None,
         kind="computation",
-        detail=precision_detail(b_entry, c_entry),
+        detail=detail,
+        evidence=Evidence(
+            f"{detail}: reduced precision is a computation change",
+            "dtypes",
+            dtypes={
+                "baseline": list(b_entry.in_dtypes or b_entry.dtypes) if b_entry else [],
+                "candidate": list(c_entry.in_dtypes or c_entry.dtypes) if c_entry else [],
+            },
+        ),
     )

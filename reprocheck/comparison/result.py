@@ -1,20 +1,20 @@
 """What a comparison returns: plain, frozen values with ``to_dict`` and ``from_dict``.
 
 A comparison never raises on drift: the verdict is a value. These types carry everything
-the renderers (text, JSON, markdown, JUnit) show, so every renderer tells the same story.
-``from_dict(to_dict(x)) == x`` for every type here (a float NaN aside, which never equals
-itself), and ``from_dict`` rejects a malformed document with an :class:`ArtifactError`
-naming the key; ``to_dict`` is the ``compare --format json`` layout (docs/compare.md).
+the renderers (text, JSON, markdown, JUnit) show. ``from_dict(to_dict(x)) == x`` for every
+type here (NaN aside), and ``from_dict`` rejects a malformed document with an
+:class:`ArtifactError` naming the key; ``to_dict`` is the ``compare --format json`` layout.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, Literal, TypeVar, get_args
 
-from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_list, req_str
+from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_str
+from reprocheck.comparison._fields import _choice, _items, _json_value, _nested, _opt_str, _strs
 from reprocheck.comparison.envelope import EnvelopeJudgement
+from reprocheck.comparison.evidence_record import Evidence
 from reprocheck.comparison.numerics import TensorDiff
 from reprocheck.errors import ArtifactError, ExitCode, SchemaVersionError
 
@@ -49,42 +49,6 @@ T = TypeVar("T")
 def worst_verdict(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
     """The worst of several verdicts (``identical`` for none)."""
     return max(verdicts, key=VERDICTS.index, default="identical")
-
-
-def _json_value(value: Any) -> Any:
-    # JSON has no NaN or infinity; write them as strings like the artifacts do.
-    if isinstance(value, float):
-        return encode_float(value)
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _choice(data: Any, key: str, where: str, allowed: tuple[T, ...], *, null: bool = False) -> T:
-    """``data[key]``, which must be one of ``allowed`` (or None when ``null``)."""
-    value = req(data, key, object, where)
-    if value in allowed or (null and value is None):
-        return value  # type: ignore[no-any-return]
-    raise ArtifactError(f"{where}: key {key!r} must be one of {', '.join(map(str, allowed))}")
-
-
-def _opt_str(data: Any, key: str, where: str) -> str | None:
-    value = req(data, key, (str, type(None)), where)
-    return None if value is None else str(value)
-
-
-def _items(data: Any, key: str, where: str, read: Callable[[Any, str], T]) -> tuple[T, ...]:
-    """Each element of the list ``data[key]``, read by ``read(element, where[i])``."""
-    return tuple(read(v, f"{where}.{key}[{i}]") for i, v in enumerate(req_list(data, key, where)))
-
-
-def _strs(data: Any, key: str, where: str) -> tuple[str, ...]:
-    values = req_list(data, key, where)
-    if not all(isinstance(v, str) for v in values):
-        raise ArtifactError(f"{where}: key {key!r} must be a list of strings")
-    return tuple(values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,6 +100,8 @@ class FirstDivergence:
         parameter: the first parameter whose digest differs at that step, if any.
         kind: ``rounding``, ``random-stream`` or ``computation``.
         detail: one line saying how far apart the first differing values are.
+        evidence: why the kind is what it is (comparison.evidence_record); None for
+            results from before it was recorded.
     """
 
     step: int
@@ -145,9 +111,12 @@ class FirstDivergence:
     parameter: str | None = None
     kind: Kind | None = None
     detail: str | None = None
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["evidence"] = None if self.evidence is None else self.evidence.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "first_divergence") -> FirstDivergence:
@@ -160,6 +129,7 @@ class FirstDivergence:
             parameter=_opt_str(data, "parameter", where),
             kind=_choice(data, "kind", where, get_args(Kind), null=True),
             detail=_opt_str(data, "detail", where),
+            evidence=_nested(Evidence, data, "evidence", where),
         )
 
 
@@ -310,9 +280,7 @@ class ScenarioComparison:
             ),
             notes=_strs(data, "notes", where),
             nonfinite=None if data.get("nonfinite") is None else req_str(data, "nonfinite", where),
-            envelope=None
-            if data.get("envelope") is None
-            else EnvelopeJudgement.from_dict(data["envelope"], f"{where}.envelope"),
+            envelope=_nested(EnvelopeJudgement, data, "envelope", where),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +18,8 @@ from reprocheck.comparison.classify import growth_of, trend_of
 from reprocheck.comparison.compiled import compiled_notes
 from reprocheck.comparison.envdiff import diff_fingerprints
 from reprocheck.comparison.localize import align_traces, locate, record_divergence
+from reprocheck.comparison.nonfinite import nonfinite_line
+from reprocheck.comparison.pairing import pair_notes, paired_runs, parse_pairs
 from reprocheck.comparison.result import (
     ComparisonResult,
     ScenarioComparison,
@@ -55,7 +58,11 @@ def _artifact_kind(path: Path) -> tuple[Literal["run", "fingerprint"], Path]:
 
 
 def compare(
-    baseline: Path | str, candidate: Path | str, *, policy: Policy | None = None
+    baseline: Path | str,
+    candidate: Path | str,
+    *,
+    policy: Policy | None = None,
+    pairs: Sequence[str] = (),
 ) -> ComparisonResult:
     """Compare two runs, or two fingerprint files.
 
@@ -63,6 +70,8 @@ def compare(
         baseline: a run directory (``reprocheck run --out DIR``) or a fingerprint JSON file.
         candidate: the same kind of artifact, from the environment under test.
         policy: the tolerance policy; the ``default`` preset when None.
+        pairs: ``"A=B"`` each: compare scenario A of the baseline with B of the candidate
+            (comparison.pairing); only the paired scenarios are compared.
 
     Returns:
         The result, whatever it says: drift is a value, never an exception.
@@ -70,6 +79,7 @@ def compare(
     Raises:
         ArtifactError: a missing, corrupt or inconsistent artifact; a run compared with a
             fingerprint file; runs of different scenarios or configurations.
+        InputError: a malformed pair, or one naming a scenario a run does not hold.
     """
     from reprocheck.artifacts import runs as store
     from reprocheck.comparison.calibrated import judge_envelopes
@@ -87,11 +97,13 @@ def compare(
         from reprocheck.comparison.policy import Policy
 
         policy = Policy.from_preset("default")
-    run_b = store.load_run(path_b)
-    run_c = store.load_run(path_c)
+    mapping = parse_pairs(pairs)
+    run_b, run_c = paired_runs(store.load_run(path_b), store.load_run(path_c), mapping)
     _check_same_scenarios(run_b, run_c)
     env = tuple(diff_fingerprints(run_b.fingerprint, run_c.fingerprint))
-    scenarios = tuple(compare_scenario(name, run_b, run_c, policy) for name in run_b.records)
+    scenarios = pair_notes(
+        tuple(compare_scenario(name, run_b, run_c, policy) for name in run_b.records), mapping
+    )
     scenarios = judge_envelopes(path_b, run_b, run_c, scenarios, _without_norm_noise)
     verdict = worst_verdict([s.verdict for s in scenarios])
     return ComparisonResult(
@@ -135,7 +147,8 @@ def _check_same_scenarios(run_b: Run, run_c: Run) -> None:
             parts.append(f"only the candidate has {', '.join(only_c)}")
         raise ArtifactError(
             f"the runs hold different scenarios: {'; '.join(parts)}",
-            hint="Run the same scenarios in both environments (or use `reprocheck check`).",
+            hint="Run the same scenarios in both environments (or use `reprocheck check`); "
+            "to compare differently named scenarios, pass --pair BASELINE_NAME=CANDIDATE_NAME.",
         )
     for name, b in run_b.records.items():
         c = run_c.records[name]
@@ -363,28 +376,6 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         notes=tuple(notes),
         nonfinite=nonfinite,
     )
-
-
-def nonfinite_line(b: ScenarioRecord, c: ScenarioRecord) -> str | None:
-    """``candidate: loss non-finite from step 4; baseline finite``, or None.
-
-    None when both runs stayed finite, or both went non-finite at the same step (then
-    the numbers themselves say whether they agree). Runs from before the record kept the
-    first non-finite step read as finite.
-    """
-    nb, nc = b.first_nonfinite, c.first_nonfinite
-    if nb is None and nc is None:
-        return None
-    if nb is not None and nc is not None and nb.step == nc.step:
-        return None
-    sides = [("baseline", nb), ("candidate", nc)]
-    # The side that went non-finite first leads.
-    sides.sort(key=lambda side: math.inf if side[1] is None else side[1].step)
-    (first_side, first), (other_side, other) = sides
-    if first is None:  # unreachable: one side at least went non-finite
-        return None
-    rest = "finite" if other is None else other.text()
-    return f"{first_side}: {first.text()}; {other_side} {rest}"
 
 
 def _severity(diff: TensorDiff) -> tuple[int, float]:

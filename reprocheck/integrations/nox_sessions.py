@@ -44,6 +44,7 @@ from reprocheck._boundary import guarded
 from reprocheck._version import __version__
 from reprocheck.artifacts.matrix_files import MATRIX_FILE, read_matrix_result, read_status
 from reprocheck.errors import ArtifactError, ExitCode, InputError
+from reprocheck.integrations.nox_bisect import register_bisect
 from reprocheck.integrations.nox_build import STAMP_NAME, ReplayPlan, replay_environment
 from reprocheck.model.matrix import MatrixResult, version_key
 from reprocheck.report.matrix import render_verdict
@@ -53,6 +54,8 @@ __all__ = ["RESULT_ENV", "STAMP_NAME", "environments", "main", "matrix"]
 #: Set by ``python -m reprocheck.nox``: where the compare session also writes the matrix
 #: result, for the driver to read; the session then leaves the verdict to the driver.
 RESULT_ENV = "REPROCHECK_NOX_RESULT"
+#: ``python -m reprocheck.nox --bisect``: also bisect every environment that drifts.
+BISECT_FLAG = "--bisect"
 _EXIT_ENV_FAILURE = ExitCode.ENVIRONMENT
 _NO_LOCKFILES = "no lockfiles in {}/: create them with `reprocheck lock`"
 
@@ -95,12 +98,11 @@ def matrix(
             are appended. Excludes ``scenarios`` and ``run_args`` (else InputError).
 
     Returns:
-        The two session functions (already registered with nox).
+        ``replay`` and ``compare`` (registered with nox, as is ``bisect``: nox_bisect).
     """
-    lock_dir, runs_dir = Path(lockfiles), Path(runs)
-    names = environments(lock_dir)
-    install = tuple(install_reprocheck or _default_reprocheck_install())
+    lock_dir, runs_dir, names = Path(lockfiles), Path(runs), environments(lockfiles)
     own = _checked_command(command, scenarios, run_args)
+    install = tuple(install_reprocheck or _default_reprocheck_install())
     plan = ReplayPlan(lock_dir, runs_dir, install, tuple(run_args), own)
 
     @nox.session(python=python, venv_backend=venv_backend, reuse_venv=True, default=False)
@@ -121,6 +123,7 @@ def matrix(
             session.error(_NO_LOCKFILES.format(lock_dir))
         _compare(session, names, chosen, lock_dir, runs_dir)
 
+    register_bisect(names, baseline, plan, tuple(scenarios))
     return replay, compare
 
 
@@ -213,9 +216,11 @@ def _python_for(runs_dir: Path, order: list[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reprocheck.nox [NOX OPTIONS] [-- POSARGS]``: the matrix, with exit codes.
 
-    Runs ``nox -s replay compare``, then prints the matrix verdict (after nox's summary, as
-    the last thing on screen) and returns it: 0 reproducible, 1 drift, 3 an environment
-    could not be built or replayed. Options such as ``-f noxfile.py`` are passed to nox.
+    Runs ``nox -s replay compare`` (with ``--bisect`` also ``bisect``, which bisects each
+    drifting environment's lockfile change: :mod:`reprocheck.integrations.nox_bisect`),
+    then prints the matrix verdict (after nox's summary, as the last thing on screen) and
+    returns it: 0 reproducible, 1 drift, 3 an environment could not be built or replayed.
+    Options such as ``-f noxfile.py`` are passed to nox.
     Like every entry point it exits 130 when interrupted (nox has the same interrupt and
     stops its sessions) and 4 when reprocheck itself fails (``reprocheck._boundary``).
     """
@@ -229,7 +234,9 @@ def _drive(args: list[str]) -> int:
     """``main``'s work: run nox, print the verdict, return the exit code."""
     with tempfile.TemporaryDirectory(prefix="reprocheck-nox-") as tmp:
         result = Path(tmp) / "matrix.json"
-        command = [sys.executable, "-m", "nox", "-s", "replay", "compare", *args]
+        sessions = ["replay", "compare", *(["bisect"] if BISECT_FLAG in args else [])]
+        args = [a for a in args if a != BISECT_FLAG]
+        command = [sys.executable, "-m", "nox", "-s", *sessions, *args]
         env = {**os.environ, RESULT_ENV: str(result)}
         nox_code = subprocess.run(command, check=False, env=env).returncode
         if nox_code == ExitCode.INTERRUPTED or not result.exists():

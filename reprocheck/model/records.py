@@ -12,6 +12,7 @@ seeded data), then per step ``forward`` (model and loss), ``backward``, ``optimi
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Literal
 
 from reprocheck._schema import (
@@ -26,6 +27,7 @@ from reprocheck._schema import (
 )
 from reprocheck.errors import ArtifactError
 from reprocheck.model.compiled import Compiled
+from reprocheck.model.trace_entry import TraceEntry
 
 __all__ = [
     "PHASES",
@@ -39,6 +41,8 @@ __all__ = [
     "TensorInfo",
     "TraceEntry",
 ]
+
+_DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
 
 #: ``ScenarioRecord.source`` of a run recorded from the user's own loop (reprocheck.record):
 #: there is no scenario of that name to replay.
@@ -102,73 +106,6 @@ class ScenarioConfig:
             bucket_cap_mb=None
             if bucket is None
             else decode_float(bucket, f"{where}: 'bucket_cap_mb'"),
-        )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TraceEntry:
-    """One aten operator call in a traced step: where it ran and what it produced.
-
-    No activations are stored: ``digest`` identifies the output bytes exactly, and a few
-    summary numbers (``absmax``, ``mean`` and a strided ``sample`` of at most 8 values,
-    all of the first floating output) let compare judge *how far* two outputs differ.
-    """
-
-    step: int
-    index: int
-    phase: str
-    op: str
-    module: str
-    shapes: tuple[tuple[int, ...], ...]
-    dtypes: tuple[str, ...]
-    digest: str
-    absmax: float | None = None
-    mean: float | None = None
-    sample: tuple[float, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "index": self.index,
-            "phase": self.phase,
-            "op": self.op,
-            "module": self.module,
-            "shapes": [list(s) for s in self.shapes],
-            "dtypes": list(self.dtypes),
-            "digest": self.digest,
-            "absmax": None if self.absmax is None else encode_float(self.absmax),
-            "mean": None if self.mean is None else encode_float(self.mean),
-            "sample": [encode_float(v) for v in self.sample],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "trace entry") -> TraceEntry:
-        shapes = req_list(data, "shapes", where)
-        for shape in shapes:
-            if not isinstance(shape, list) or not all(
-                isinstance(d, int) and not isinstance(d, bool) for d in shape
-            ):
-                raise ArtifactError(f"{where}: key 'shapes' must be a list of integer lists")
-        dtypes = req_list(data, "dtypes", where)
-        if not all(isinstance(d, str) for d in dtypes):
-            raise ArtifactError(f"{where}: key 'dtypes' must be a list of strings")
-        absmax = data.get("absmax")
-        mean = data.get("mean")
-        sample = data.get("sample", [])
-        if not isinstance(sample, list):
-            raise ArtifactError(f"{where}: key 'sample' must be a list")
-        return cls(
-            step=req_int(data, "step", where, minimum=0),
-            index=req_int(data, "index", where, minimum=0),
-            phase=req_str(data, "phase", where),
-            op=req_str(data, "op", where),
-            module=req_str(data, "module", where),
-            shapes=tuple(tuple(s) for s in shapes),
-            dtypes=tuple(dtypes),
-            digest=req_str(data, "digest", where),
-            absmax=None if absmax is None else decode_float(absmax, f"{where}: 'absmax'"),
-            mean=None if mean is None else decode_float(mean, f"{where}: 'mean'"),
-            sample=tuple(decode_float(v, f"{where}: 'sample'") for v in sample),
         )
 
 
@@ -247,19 +184,22 @@ class StepRecord:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TensorInfo:
-    """Dtype and shape of one final tensor, as listed in the record (checked on load).
+    """Dtype, shape and stored digest of one final tensor (all checked on load).
 
     ``layout`` is the tensor's layout in training: ``"strided"`` (dense; the key is then
     not written) or a sparse layout such as ``"sparse_coo"``, whose tensor the run stores
-    densified (docs/artifact-format.md).
+    densified. ``digest``: CRC-32 of the stored bytes (docs/artifact-format.md).
     """
 
     dtype: str
     shape: tuple[int, ...]
     layout: str = "strided"
+    digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {} if self.layout == "strided" else {"layout": self.layout}
+        extra: dict[str, Any] = {} if self.layout == "strided" else {"layout": self.layout}
+        if self.digest is not None:
+            extra["digest"] = self.digest
         return {"dtype": self.dtype, "shape": list(self.shape), **extra}
 
     @classmethod
@@ -268,7 +208,11 @@ class TensorInfo:
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise ArtifactError(f"{where}: key 'shape' must be a list of non-negative integers")
         layout = req_str(data, "layout", where) if "layout" in data else "strided"
-        return cls(dtype=req_str(data, "dtype", where), shape=tuple(shape), layout=layout)
+        digest = req_str(data, "digest", where) if data.get("digest") is not None else None
+        if not _DIGEST.fullmatch(digest or "crc32:00000000"):
+            raise ArtifactError(f"{where}: key 'digest' must read crc32:<8 hex digits>")
+        dtype = req_str(data, "dtype", where)
+        return cls(dtype=dtype, shape=tuple(shape), layout=layout, digest=digest)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

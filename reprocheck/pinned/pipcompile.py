@@ -42,6 +42,7 @@ __all__ = [
 DEFAULT_REQUIREMENTS: tuple[str, ...] = (
     "click>=8.2",
     "deepdiff>=8.0",
+    "isal>=1.6",
     "numpy",
     "safetensors>=0.8",
     "tomli>=1.1; python_version < '3.11'",

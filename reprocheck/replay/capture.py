@@ -81,25 +81,30 @@ class CaptureTracer(OpTracer):
         self._seen = 0
         self._pending: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
 
-    def _before(self, func: Any, args: Any, kwargs: Any) -> None:
-        info = op_info(func)
+    def inputs_of(self, func: Any, args: Any, kwargs: Any) -> Any:
+        call = super().inputs_of(func, args, kwargs)
+        if call is not None and self.captured is None and self._is_target(func, args, kwargs):
+            self._pending = encode_args(args, kwargs)
+            self._pending[1].update(rng_states())
+        return call
+
+    def _is_target(self, func: Any, args: Any, kwargs: Any) -> bool:
+        """Whether this call (about to run, not paused, not skipped) is the key's."""
         key = self.key
-        if self.captured is not None or self._paused or info.skip or info.name != key.op:
-            return
+        if op_info(func).name != key.op:
+            return False
         if self._follow_backward and self._phase == "forward" and self._in_backward():
             self._phase = "backward"
         if (self._step, self._phase) != (key.step, key.phase):
-            return
+            return False
         if self._module_for(args, kwargs) != key.module:
-            return
+            return False
         self._seen += 1
-        if self._seen - 1 == key.occurrence:
-            self._pending = encode_args(args, kwargs)
-            self._pending[1].update(rng_states())
+        return self._seen - 1 == key.occurrence
 
-    def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+    def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:
         before = len(self._entries)
-        super()._record(func, args, kwargs, out)
+        super()._record(func, args, kwargs, out, call)
         pending, self._pending = self._pending, None
         if pending is None or len(self._entries) == before:
             return

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
 from reprocheck.model.records import TraceEntry
+from reprocheck.replay.call_copy import keep_if_wanted
 from reprocheck.replay.compiled import plain_name
+from reprocheck.replay.trace_args import describe_args
 from reprocheck.replay.trace_digest import OpInfo, describe_outputs, op_info
 
 if TYPE_CHECKING:
@@ -217,12 +219,17 @@ class OpTracer:
 
     # -- recording ----------------------------------------------------------------------
 
-    def _before(self, func: Any, args: Any, kwargs: Any) -> None:
-        """Called before each operator runs (a subclass may look at its inputs); no-op."""
-
-    def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+    def inputs_of(self, func: Any, args: Any, kwargs: Any) -> Any:
+        """What goes in: described *before* the call (an in-place call overwrites it)."""
         info = op_info(func)
         if self._paused or info.skip:
+            return None
+        keep_if_wanted(self._step, self._counters.get(self._step, 0), func, args, kwargs)
+        return describe_args(func, args, kwargs, info)
+
+    def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:
+        info = op_info(func)
+        if self._paused or info.skip or call is None:
             return
         if self._follow_backward and self._phase == "forward" and self._in_backward():
             self._phase = "backward"
@@ -248,6 +255,9 @@ class OpTracer:
                 absmax=absmax,
                 mean=mean,
                 sample=sample,
+                args=call.args,
+                inputs=call.inputs,
+                in_dtypes=call.in_dtypes,
             )
         )
 
@@ -269,10 +279,10 @@ def _mode_class(base: type[Any]) -> type[Any]:
                 self, func: Any, types: Any, args: Any = (), kwargs: Any = None
             ) -> Any:
                 kwargs = kwargs or {}
-                self.tracer._before(func, args, kwargs)
-                out = func(*args, **kwargs)
                 # The mode is off while this runs, so the digests below are not traced.
-                self.tracer._record(func, args, kwargs, out)
+                call = self.tracer.inputs_of(func, args, kwargs)
+                out = func(*args, **kwargs)
+                self.tracer._record(func, args, kwargs, out, call)
                 return out
 
         cls = _MODE_CLASSES[base] = _TraceMode

@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
 from reprocheck.model.digest import SAMPLE_SIZE, tensor_digest
+from reprocheck.model.random_ops import RANDOM_OPS
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["EXACT_BYTES", "SUBSET_ELEMENTS", "OpInfo", "describe_outputs", "op_info"]
+__all__ = ["EXACT_BYTES", "SUBSET_ELEMENTS", "OpInfo", "crc_of", "describe_outputs", "op_info"]
 
 # Floating outputs above EXACT_BYTES are digested through a strided subset of about
 # SUBSET_ELEMENTS elements plus min and max of all of them (see the module docstring).
@@ -58,6 +59,9 @@ _SKIP_NAMESPACES = frozenset({"profiler", "c10d", "_c10d_functional"})
 _UNINITIALIZED = frozenset(
     {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"}
 )
+# In-place operators whose result does not depend on what their target held (the target's
+# bytes are then no input: often uninitialised memory).
+_OVERWRITES = frozenset({"fill_", "zero_", "copy_", "set_", "resize_"})
 # Views whose schema does not say so (they return fresh-looking tensors that alias).
 _HIDDEN_VIEWS = frozenset({"_unsafe_view", "_reshape_alias", "lift_fresh"})
 
@@ -73,6 +77,8 @@ class OpInfo:
     view: bool
     uninitialized: bool
     mutated: tuple[tuple[int, str, bool], ...]
+    random: bool = False
+    overwrites: bool = False
 
 
 _INFO: dict[Any, OpInfo] = {}
@@ -90,6 +96,8 @@ def op_info(func: Any) -> OpInfo:
             view=packet in _HIDDEN_VIEWS or _compat.op_is_view(func),
             uninitialized=packet in _UNINITIALIZED,
             mutated=_compat.op_mutated_args(func),
+            random=packet.rstrip("_") in RANDOM_OPS,
+            overwrites=packet.rstrip("_") in RANDOM_OPS or packet in _OVERWRITES,
         )
         _INFO[func] = info
     return info
@@ -146,6 +154,9 @@ def _crc(flat: torch.Tensor) -> bytes:
     crc = zlib.crc32(memoryview(view))
     del view  # the ctypes view must not outlive ``flat``
     return b"%08x" % crc
+
+
+crc_of = _crc
 
 
 def _float_stats(flat: torch.Tensor, n: int) -> tuple[float, float, float, tuple[float, ...]]:

@@ -193,6 +193,8 @@ def _first_divergence(s: ScenarioComparison) -> str:
     ]
     headers = ["step", "phase", "operator", "module", "parameter", "kind"]
     detail = f"<p>{_e(fd.detail)}</p>" if fd.detail else ""
+    if fd.evidence is not None:
+        detail += f"<p>evidence: {_e(fd.evidence.text)}</p>"
     return (
         f"<h4>First divergence</h4><p>{_e(divergence_phrase(fd))}</p>"
         f"{_table(headers, [row], 'first-divergence')}{detail}"

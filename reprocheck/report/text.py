@@ -55,6 +55,14 @@ def divergence_cell(s: ScenarioComparison) -> str:
     return text
 
 
+def evidence_line(s: ScenarioComparison) -> str | None:
+    """``evidence: eps 1e-05 → 1e-06 in blocks.0.ln1 (...)``: why the kind is what it is."""
+    fd = s.first_divergence
+    if fd is None or fd.evidence is None:
+        return None
+    return f"evidence: {fd.evidence.text}"
+
+
 def ulp_text(value: int | None) -> str:
     """A ULP count for a table cell: exact up to a million, then ``1.66e+09``."""
     if value is None:
@@ -132,6 +140,7 @@ def _env_lines(changes: Sequence[EnvChange]) -> list[str]:
     width = max(len(c.path) for c in changes[:ENV_LIMIT])
     lines.extend(
         f"  {c.path.ljust(width)}  {env_value(c.baseline)} → {env_value(c.candidate)}"
+        + (" (already in force: not a suspect)" if c.category == "already-in-force" else "")
         for c in changes[:ENV_LIMIT]
     )
     if len(changes) > ENV_LIMIT:
@@ -164,6 +173,7 @@ def render_text(result: ComparisonResult, *, color: bool = False) -> str:
                     s.nonfinite,
                     s.envelope.text() if s.envelope else None,
                     s.first_divergence.detail if s.first_divergence else None,
+                    evidence_line(s),
                     tensor_line(s),
                     *(metric_line(s.name, m) for m in s.metrics[:3]),
                     _growth_line(s),

@@ -92,13 +92,15 @@ def check_against(
         on_scenario: called with each scenario's record as soon as its replay finished.
     """
     from reprocheck.comparison import compare
+    from reprocheck.workflows.reference import with_references
 
     if out is not None:
         replay_like(baseline, out, on_scenario=on_scenario)
-        return compare(baseline, out, policy=policy)
+        return with_references(compare(baseline, out, policy=policy), baseline, out)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         candidate = replay_like(baseline, Path(tmp) / "run", on_scenario=on_scenario)
         result = compare(baseline, candidate, policy=policy)
+        result = with_references(result, baseline, candidate)
     return dataclasses.replace(result, candidate="(replayed here)")
 
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import badinput_artifacts
+import badinput_bisect
 import badinput_inputs
 import pytest
 from badinput_artifacts import structural_positions
@@ -33,6 +34,7 @@ from badinput_harness import (
 _TABLE = Table()
 badinput_artifacts.build(_TABLE)
 badinput_inputs.build(_TABLE)
+badinput_bisect.build(_TABLE)
 CASES = _TABLE.cases
 
 

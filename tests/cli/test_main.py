@@ -70,13 +70,13 @@ def test_verbose_and_quiet_together_are_refused() -> None:
 
 def test_python_dash_m_runs_the_same_cli() -> None:
     """`python -m reprocheck --help` works like the console script."""
-    out = subprocess.run([sys.executable, "-m", "reprocheck", "--help"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "reprocheck", "--help"], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0
     assert "Usage:" in out.stdout
     for name in ("fingerprint", "run", "compare", "check", "determinism", "lock"):
         assert name in out.stdout
-
 
 
 def test_missing_torch_is_an_environment_failure(tmp_path: Path) -> None:
@@ -86,9 +86,13 @@ def test_missing_torch_is_an_environment_failure(tmp_path: Path) -> None:
     # A package whose import fails like a missing torch would.
     (blocker / "__init__.py").write_text("raise ModuleNotFoundError(name='torch')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "reprocheck", "run", "mlp", "--out",
-                          str(tmp_path / "run")], capture_output=True, text=True, check=False,
-                         env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "reprocheck", "run", "mlp", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert out.returncode == 3, out.stderr
     assert out.stderr.startswith("Error: this environment lacks torch")
     assert "Hint:" in out.stderr
@@ -174,17 +178,27 @@ def test_a_crash_while_parsing_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_crash_in_a_real_process_exits_4() -> None:
     """The console-script path: exit status 4, one Error line, the hint, no traceback."""
-    out = subprocess.run([sys.executable, "-c", PLANTED_CRASH, "fingerprint"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", PLANTED_CRASH, "fingerprint"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 4, out.stderr
-    assert out.stderr.splitlines() == ["Error: reprocheck failed: RuntimeError: planted bug",
-                                       BUG_HINT]
+    assert out.stderr.splitlines() == [
+        "Error: reprocheck failed: RuntimeError: planted bug",
+        BUG_HINT,
+    ]
 
 
 def test_a_crash_in_a_real_process_shows_the_traceback_with_verbose() -> None:
     """-v in a real process: the traceback, then the Error line; still exit 4."""
-    out = subprocess.run([sys.executable, "-c", PLANTED_CRASH, "-v", "fingerprint"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", PLANTED_CRASH, "-v", "fingerprint"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 4, out.stderr
     assert "Traceback (most recent call last):" in out.stderr
     assert out.stderr.splitlines()[-2] == "Error: reprocheck failed: RuntimeError: planted bug"
@@ -231,6 +245,11 @@ def _umask() -> int:
 def test_cli_reference_is_current() -> None:
     """docs/cli.md matches the commands' --help (regenerate: python scripts/gen_cli_docs.py)."""
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
-                         capture_output=True, text=True, check=False, cwd=root)
+    out = subprocess.run(
+        [sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

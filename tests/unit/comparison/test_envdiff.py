@@ -69,3 +69,26 @@ def test_suspect_phrase_names_torch_change() -> None:
         fingerprint(), fingerprint(torch__version="2.1.2", packages__torch="2.1.2")
     )
     assert suspect_phrase(changes) == "torch 2.13.0 → 2.1.2"
+
+
+def test_hardware_of_another_machine_is_ranked_among_the_suspects() -> None:
+    """CPU model, ISA flags, GPU and driver all come before the packages and are suspects."""
+    from reprocheck.comparison.envdiff import is_hardware, is_suspect
+
+    base = {
+        "cpu": {"model": "AMD EPYC 7B13", "flags": ["avx2"]},
+        "cuda": {"devices": [], "driver_version": None},
+        "packages": {"requests": "2.0"},
+    }
+    cand = {
+        "cpu": {"model": "Intel(R) Xeon(R) Platinum 8480+", "flags": ["avx2", "avx512f"]},
+        "cuda": {"devices": [{"name": "NVIDIA H100"}], "driver_version": "580.65.06"},
+        "packages": {"requests": "2.1"},
+    }
+    changes = diff_fingerprints(base, cand)
+    paths = [c.path for c in changes]
+    assert paths[-1] == "packages.requests"
+    hardware = {"cpu.model", "cpu.flags", "cuda.devices", "cuda.driver_version"}
+    assert set(paths[:-1]) == hardware
+    assert all(is_suspect(c) and is_hardware(c.path) for c in changes[:-1])
+    assert not is_hardware("packages.requests")

@@ -87,7 +87,11 @@ def test_recorder_records_buffers_per_step(tmp_path: Path) -> None:
 def test_bn_momentum_change_is_located_at_the_buffer_and_its_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Same scenario, BN momentum 0.1 vs 0.2: drift at step 0, the running mean named."""
+    """Same scenario, BN momentum 0.1 vs 0.2: drift at step 0, in the batch norm, momentum named.
+
+    The trace keeps each call's arguments, so the batch-norm call whose ``momentum``
+    changed is the first divergence (it comes before the buffer it updates, and says why).
+    """
     shutil.copy(DATA / "bnmomentum.py", tmp_path / "bnmomentum.py")
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -102,6 +106,8 @@ def test_bn_momentum_change_is_located_at_the_buffer_and_its_step(
     assert (first["step"], first["phase"], first["location"]) == (
         0,
         "forward",
-        "buffer/1.running_mean",
+        "bnmomentum:build.1",
     )
+    assert "batch_norm" in first["operator"]
+    assert first["evidence"]["changed_arguments"] == {"momentum": [0.1, 0.2]}
     assert first["kind"] == "computation"

@@ -51,9 +51,7 @@ def _train(
     model, optimizer, batches = _setup(groups=groups)
     seen: list[dict[str, object]] = []
     recorder = (
-        reprocheck.record(
-            out, model=model, optimizer=optimizer, name=name, trace_steps=trace_steps
-        )
+        reprocheck.record(out, model=model, optimizer=optimizer, name=name, trace_steps=trace_steps)
         if out is not None
         else None
     )

@@ -1,0 +1,119 @@
+"""What the operator trace keeps of each call's inputs: its arguments and input digests.
+
+Per traced call, beside the digest of its outputs (:mod:`reprocheck.replay.trace_digest`):
+
+* every non-tensor argument by its schema name (``eps``, ``approximate``, ``p``, a
+  ``dtype``, a shape), arguments left at their default filled in from the schema, as
+  compact JSON values: compare names the arguments that changed;
+* one digest of all tensor inputs together (dtype, shape and a CRC of the bytes, a strided
+  subset plus min and max for large floating inputs, as for outputs), and their dtypes:
+  compare tells "equal inputs, other output" (the kernel itself changed) from a call that
+  only passes on a difference made upstream.
+
+A random operator's in-place target and an ``out=`` argument are digested by dtype and
+shape only: their bytes are overwritten, and are often uninitialised memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import struct
+from typing import TYPE_CHECKING, Any
+
+from reprocheck._compat.ops import op_arguments
+from reprocheck.replay.trace_digest import EXACT_BYTES, SUBSET_ELEMENTS, OpInfo
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CallArgs", "describe_args", "jsonable"]
+
+_SPECS: dict[Any, tuple[tuple[str, bool, bool, Any], ...]] = {}
+_NO_CONTENT = "shape-only"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallArgs:
+    """One call's non-tensor arguments, the digest of its tensor inputs, and their dtypes."""
+
+    args: dict[str, Any]
+    inputs: str
+    in_dtypes: tuple[str, ...]
+
+
+def jsonable(value: Any) -> Any:
+    """A compact JSON value for a non-tensor argument (None when it cannot be shown)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    name = type(value).__name__
+    if name in ("dtype", "device", "layout", "memory_format"):
+        return str(value).removeprefix("torch.")
+    if name in ("SymInt", "SymFloat", "SymBool"):
+        return jsonable(value.node.hint if hasattr(value, "node") else str(value))
+    return f"<{name}>"
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value)
+
+
+def describe_args(func: Any, args: Any, kwargs: Any, info: OpInfo) -> CallArgs:
+    """The arguments and input digest of one call of ``func`` (see the module docstring)."""
+    spec = _SPECS.get(func)
+    if spec is None:
+        spec = _SPECS[func] = op_arguments(func)
+    blank = {name for _, name, kwarg_only in info.mutated if kwarg_only or info.overwrites}
+    shown: dict[str, Any] = {}
+    h = hashlib.blake2b(digest_size=12)
+    dtypes: list[str] = []
+    for position, (name, kwarg_only, has_default, default) in enumerate(spec):
+        if not kwarg_only and position < len(args):
+            value = args[position]
+        elif name in kwargs:
+            value = kwargs[name]
+        elif has_default:
+            value = default
+        else:
+            continue
+        if not _is_tensor(value):
+            shown[name] = jsonable(value)
+            continue
+        for t in value if isinstance(value, (list, tuple)) else (value,):
+            if t is None:
+                h.update(b"none|")
+                continue
+            dtypes.append(str(t.dtype).removeprefix("torch."))
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            if name not in blank:
+                h.update(_content(t))
+    return CallArgs(shown, h.hexdigest() if dtypes else "", tuple(dtypes))
+
+
+def _content(t: torch.Tensor) -> bytes:
+    """The bytes' CRC (a strided subset plus min and max when large and floating)."""
+    import torch
+
+    from reprocheck.replay.trace_digest import crc_of
+
+    if t.layout != torch.strided or t.device.type == "meta":
+        return _NO_CONTENT.encode()
+    flat = t.detach().reshape(-1)
+    n = flat.numel()
+    if n == 0:
+        return b"empty"
+    extra = b""
+    if flat.is_floating_point() and n * flat.element_size() > EXACT_BYTES:
+        low, high = torch.aminmax(flat)
+        extra = struct.pack("<2d", float(low) + 0.0, float(high) + 0.0)
+        flat = flat[:: -(-n // SUBSET_ELEMENTS)].contiguous()
+    return extra + crc_of(flat)
