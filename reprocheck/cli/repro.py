@@ -28,7 +28,18 @@ __all__ = ["repro"]
     help="Reproduce this scenario's first divergent operator [default: the first "
     "scenario whose traced operators differ].",
 )
-def repro(baseline: Path, candidate: Path, out: Path, scenario: str | None) -> None:
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="PYTHON",
+    help="Replay in this interpreter: the baseline's own environment, with reprocheck "
+    "installed (e.g. .nox/replay-env-torch-2-6-0/bin/python) [default: this one].",
+)
+def repro(
+    baseline: Path, candidate: Path, out: Path, scenario: str | None, python: Path | None
+) -> None:
     """Write a standalone reproduction of the first operator where the runs part.
 
     The first traced operator whose output differs between BASELINE and CANDIDATE is
@@ -41,9 +52,14 @@ def repro(baseline: Path, candidate: Path, out: Path, scenario: str | None) -> N
     environment gives the baseline's output bit for bit, 1 where not (printing the
     largest ULP distance and how many elements differ).
 
+    The replay must give the baseline's output for the script to measure ULP: run repro
+    in the baseline's environment, or point --python at its interpreter (the matrix's
+    .nox/replay-env-<env>/bin/python) when comparing across torch versions.
+
     \b
     Examples:
-      reprocheck repro runs/torch-2.6 runs/torch-2.13 -o repro
+      reprocheck repro runs/torch-2.6.0 runs/torch-2.13.0 -o repro \
+          --python .nox/replay-env-torch-2-6-0/bin/python
       reprocheck repro runs/a runs/b --scenario transformer -o repro-transformer
       python repro/repro.py
 
@@ -52,7 +68,7 @@ def repro(baseline: Path, candidate: Path, out: Path, scenario: str | None) -> N
     """
     from reprocheck.workflows.repro import write_repro
 
-    done = write_repro(baseline, candidate, out, scenario=scenario)
+    done = write_repro(baseline, candidate, out, scenario=scenario, python=python)
     where = f"{done.module or '(no module)'}, scenario {done.scenario}, step {done.step}"
     click.echo(f"first divergent operator: {done.op} in {where} {done.phase}")
     if done.reproduced:

@@ -58,8 +58,13 @@ class EnvelopeJudgement:
     def text(self) -> str:
         """``drift = 40x the rounding envelope at step 3 (loss)``."""
         where = "in the final tensors" if self.step is None else f"at step {self.step}"
-        size = "beyond any" if math.isinf(self.multiple) else f"= {_times(self.multiple)}"
-        return f"{self.verdict} {size} the rounding envelope {where} ({self.quantity})"
+        if math.isinf(self.multiple):
+            return (
+                f"{self.verdict}: outside the rounding envelope {where} ({self.quantity}, "
+                "which no benign reordering moved in calibration)"
+            )
+        size = _times(self.multiple)
+        return f"{self.verdict} = {size} the rounding envelope {where} ({self.quantity})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +93,9 @@ class EnvelopeJudgement:
 
 
 def _times(multiple: float) -> str:
-    return f"{multiple:.2g}x" if multiple < 10 else f"{multiple:,.0f}x"
+    if multiple < 10:
+        return f"{multiple:.2g}x"
+    return f"{multiple:,.0f}x" if multiple < 1e6 else f"{multiple:.2g}x"
 
 
 def judge(

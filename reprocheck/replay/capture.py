@@ -1,8 +1,9 @@
 """Capture one traced operator call: its inputs as they were before it ran, and its outputs.
 
 :class:`CaptureTracer` is an :class:`~reprocheck.replay.trace.OpTracer` that, besides
-tracing as usual, copies the arguments of the call at ``(step, index)`` of the trace just
-before the kernel runs (an in-place operator overwrites them) and its outputs just after.
+tracing as usual, copies the arguments of one call (a :class:`CallKey`: the n-th call of
+an operator in a module, phase and step) just before the kernel runs (an in-place
+operator overwrites them) and its outputs just after.
 ``reprocheck repro`` replays the baseline's scenario with one to write a standalone
 reproduction of the first divergent operator.
 
@@ -27,7 +28,7 @@ from reprocheck.replay.trace_digest import op_info
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CaptureTracer", "Captured", "encode_args"]
+__all__ = ["CallKey", "CaptureTracer", "Captured", "encode_args", "rng_states"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,21 +58,49 @@ class Captured:
     mutated: tuple[tuple[int, str, bool], ...] = ()
 
 
-class CaptureTracer(OpTracer):
-    """An :class:`OpTracer` that also captures the call at ``(step, index)``."""
+@dataclasses.dataclass(frozen=True)
+class CallKey:
+    """Which call to capture: the ``occurrence``-th call (from 0) of ``op`` in ``module``
+    during ``phase`` of ``step``. Unlike a trace index, this survives a torch version
+    that adds or drops calls elsewhere (a ``detach`` more in another module)."""
 
-    def __init__(self, root: str, step: int, index: int) -> None:
+    step: int
+    phase: str
+    module: str
+    op: str
+    occurrence: int
+
+
+class CaptureTracer(OpTracer):
+    """An :class:`OpTracer` that also captures the call named by a :class:`CallKey`."""
+
+    def __init__(self, root: str, key: CallKey) -> None:
         super().__init__(root)
-        self.target = (step, index)
+        self.key = key
         self.captured: Captured | None = None
+        self._seen = 0
         self._pending: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
 
     def inputs_of(self, func: Any, args: Any, kwargs: Any) -> Any:
         call = super().inputs_of(func, args, kwargs)
-        here = (self._step, self._counters.get(self._step, 0))
-        if self.captured is None and call is not None and here == self.target:
+        if call is not None and self.captured is None and self._is_target(func, args, kwargs):
             self._pending = encode_args(args, kwargs)
+            self._pending[1].update(rng_states())
         return call
+
+    def _is_target(self, func: Any, args: Any, kwargs: Any) -> bool:
+        """Whether this call (about to run, not paused, not skipped) is the key's."""
+        key = self.key
+        if op_info(func).name != key.op:
+            return False
+        if self._follow_backward and self._phase == "forward" and self._in_backward():
+            self._phase = "backward"
+        if (self._step, self._phase) != (key.step, key.phase):
+            return False
+        if self._module_for(args, kwargs) != key.module:
+            return False
+        self._seen += 1
+        return self._seen - 1 == key.occurrence
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:
         before = len(self._entries)
@@ -97,6 +126,20 @@ class CaptureTracer(OpTracer):
             contents=not (info.view or info.uninitialized),
             mutated=mutated,
         )
+
+
+def rng_states() -> dict[str, torch.Tensor]:
+    """The default generators' states just before the call (``rng_cpu``, ``rng_cuda``).
+
+    A random operator (dropout, an initialiser) draws from them; restored by the script,
+    they make it draw what the baseline drew.
+    """
+    import torch
+
+    states = {"rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        states["rng_cuda"] = torch.cuda.get_rng_state()
+    return states
 
 
 def _cpu_copy(t: torch.Tensor) -> torch.Tensor:

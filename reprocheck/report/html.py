@@ -288,7 +288,8 @@ def _plots(c: CandidateReport, s: ScenarioComparison) -> str:
 
 def _scenario_section(c: CandidateReport, s: ScenarioComparison, i: int, j: int) -> str:
     kind = f" <small>({_e(s.kind)})</small>" if s.kind else ""
-    notes = "".join(f"<li>{_e(n)}</li>" for n in s.notes)
+    envelope = [s.envelope.text()] if s.envelope is not None else []
+    notes = "".join(f"<li>{_e(n)}</li>" for n in (*envelope, *s.notes))
     return (
         f'<section class="scenario" id="{_anchor(i, j)}">'
         f"<h3>{_e(s.name)} {_badge(s.verdict)}{kind}</h3>"

@@ -37,7 +37,7 @@ from reprocheck.replay.options import ReplayOptions
 
 if TYPE_CHECKING:
     from reprocheck.artifacts.runs import Run
-    from reprocheck.model.records import TraceEntry
+    from reprocheck.model.records import ScenarioRecord, TraceEntry
 
 __all__ = ["Reproduction", "capture_main", "write_repro"]
 
@@ -73,12 +73,20 @@ class Reproduction:
 
 
 def write_repro(
-    baseline: Path, candidate: Path, out: Path, *, scenario: str | None = None
+    baseline: Path,
+    candidate: Path,
+    out: Path,
+    *,
+    scenario: str | None = None,
+    python: Path | None = None,
 ) -> Reproduction:
     """Find the first divergent operator of the two runs and write its reproduction.
 
     The first scenario (in the baseline's order) whose traced operators differ is taken,
-    or ``scenario`` when given.
+    or ``scenario`` when given. The replay runs under ``python`` (an interpreter of the
+    baseline's own environment with reprocheck installed, such as the matrix's
+    ``.nox/replay-env-<env>/bin/python``), by default this one: only a replay that gives
+    the baseline's output lets the script measure other outputs in ULP.
 
     Raises:
         InputError: a run cannot be read, the runs do not diverge in a traced operator,
@@ -88,28 +96,22 @@ def write_repro(
     """
     from reprocheck.artifacts.repro_files import building, load_repro_json, write_script
     from reprocheck.artifacts.runs import load_run
-    from reprocheck.scenarios import load_scenario
     from reprocheck.workflows.repro_script import script_text
 
+    if python is not None and not Path(python).is_file():
+        raise InputError(
+            f"--python {python} is not a file",
+            hint="Give the interpreter of the baseline's environment, e.g. "
+            ".nox/replay-env-<env>/bin/python.",
+        )
     run_b, run_c = load_run(Path(baseline)), load_run(Path(candidate))
     name, b_entry, c_entry = _first_divergent_call(run_b, run_c, _wanted(run_b, scenario))
     record = run_b.records[name]
-    if record.source == RECORDED_SOURCE:
-        raise InputError(
-            f"{name!r} in {baseline} was recorded from your own training loop, so there "
-            "is no scenario to replay for its inputs",
-            hint="repro works on runs of scenarios (`reprocheck run`).",
-        )
-    load_scenario(name)  # an unknown scenario fails here, before the slow replay
-    options = ReplayOptions.for_record(record.config)
-    if options.world_size != 1:
-        raise InputError(
-            "repro replays one process; the baseline is a distributed run",
-            hint="Compare single-process runs of the scenario and repro those.",
-        )
+    options = _replayable(record, baseline)
     meta = _meta(name, b_entry, c_entry, run_b.fingerprint, record.config.device)
     with building(Path(out)) as tmp:
-        _capture(name, options, b_entry, meta, out=tmp, fingerprint=run_b.fingerprint)
+        key = _call_key(record.trace, b_entry)
+        _capture(name, options, key, meta, out=tmp, fingerprint=run_b.fingerprint, python=python)
         written = load_repro_json(tmp)
         write_script(tmp, script_text(written))
     return Reproduction(
@@ -122,6 +124,44 @@ def write_repro(
         module=b_entry.module,
         reproduced=bool(written["reproduced"]),
     )
+
+
+def _replayable(record: ScenarioRecord, baseline: Path) -> ReplayOptions:
+    """The options to replay ``record`` with here; refuse what cannot be replayed."""
+    from reprocheck.scenarios import load_scenario
+
+    if record.source == RECORDED_SOURCE:
+        raise InputError(
+            f"{record.name!r} in {baseline} was recorded from your own training loop, so "
+            "there is no scenario to replay for its inputs",
+            hint="repro works on runs of scenarios (`reprocheck run`).",
+        )
+    load_scenario(record.name)  # an unknown scenario fails here, before the slow replay
+    options = ReplayOptions.for_record(record.config)
+    if options.world_size != 1:
+        raise InputError(
+            "repro replays one process; the baseline is a distributed run",
+            hint="Compare single-process runs of the scenario and repro those.",
+        )
+    return options
+
+
+def _call_key(trace: Sequence[TraceEntry], entry: TraceEntry) -> dict[str, Any]:
+    """The :class:`~reprocheck.replay.capture.CallKey` of ``entry``, as JSON."""
+    same = (entry.step, entry.phase, entry.module, entry.op)
+    earlier = sum(
+        1
+        for e in trace
+        if (e.step, e.phase, e.module, e.op) == same
+        and (e.step, e.index) < (entry.step, entry.index)
+    )
+    return {
+        "step": entry.step,
+        "phase": entry.phase,
+        "module": entry.module,
+        "op": entry.op,
+        "occurrence": earlier,
+    }
 
 
 def _wanted(run: Run, scenario: str | None) -> list[str]:
@@ -201,18 +241,18 @@ def baseline_env(fingerprint: Mapping[str, Any]) -> dict[str, str]:
 def _capture(
     name: str,
     options: ReplayOptions,
-    entry: TraceEntry,
+    key: dict[str, Any],
     meta: Mapping[str, Any],
     *,
     out: Path,
     fingerprint: Mapping[str, Any],
+    python: Path | None,
 ) -> None:
     """Replay the baseline's scenario in a fresh process that writes the capture to ``out``."""
     job = {
         "scenario": name,
         "options": options.to_dict(),
-        "step": entry.step,
-        "index": entry.index,
+        "key": key,
         "threads": meta["baseline_threads"],
         "meta": dict(meta),
         "out": str(out),
@@ -220,19 +260,12 @@ def _capture(
     with tempfile.TemporaryDirectory(prefix="reprocheck-repro-") as tmp:
         job_file = Path(tmp) / "job.json"
         job_file.write_text(json.dumps(job), encoding="utf-8")
-        done = subprocess.run(  # our own interpreter and module
-            [sys.executable, "-m", "reprocheck.cli.capture", str(job_file)],
-            env=baseline_env(fingerprint),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if done.returncode != 0:
+        done = _run(python, job_file, baseline_env(fingerprint))
+    if done.returncode != 0:  # our own interpreter and module
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         if done.returncode == 2:
             raise ScenarioError(
-                f"replaying {name!r} to capture {entry.op} failed: {last}",
+                f"replaying {name!r} to capture {key['op']} failed: {last}",
                 hint="The scenario must replay here as it did in the baseline.",
             )
         raise EnvironmentFailure(
@@ -241,13 +274,32 @@ def _capture(
         )
 
 
+def _run(
+    python: Path | None, job_file: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(  # our own module, under the given (or this) interpreter
+            [str(python or sys.executable), "-m", "reprocheck.cli.capture", str(job_file)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"cannot start {python or sys.executable}: {exc.strerror or exc}",
+            hint="Give an interpreter that runs, with reprocheck installed.",
+        ) from None
+
+
 def capture_main(argv: Sequence[str]) -> None:
     """In the replay process: replay the job's scenario and write the captured call."""
     import torch
 
     from reprocheck.artifacts.jsonfile import load_json
     from reprocheck.artifacts.repro_files import write_call
-    from reprocheck.replay.capture import CaptureTracer
+    from reprocheck.replay.capture import CallKey, CaptureTracer
     from reprocheck.replay.loop import replay
     from reprocheck.scenarios import load_scenario
 
@@ -257,7 +309,7 @@ def capture_main(argv: Sequence[str]) -> None:
     tracers: list[CaptureTracer] = []
 
     def factory(root: str) -> CaptureTracer:
-        tracers.append(CaptureTracer(root, job["step"], job["index"]))
+        tracers.append(CaptureTracer(root, CallKey(**job["key"])))
         return tracers[-1]
 
     replay(
@@ -267,11 +319,11 @@ def capture_main(argv: Sequence[str]) -> None:
     )
     captured = tracers[0].captured if tracers else None
     meta = job["meta"]
-    if captured is None or captured.op != meta["op"]:
-        found = "no call" if captured is None else captured.op
+    if captured is None:
+        key = job["key"]
         raise ScenarioError(
-            f"the replay here has {found} at step {job['step']}, trace index {job['index']}, "
-            f"where the baseline has {meta['op']}",
+            f"the replay here never makes call {key['occurrence'] + 1} of {key['op']} in "
+            f"{key['module'] or '(no module)'} at step {key['step']} {key['phase']}",
             hint="The scenario's code or torch's operator sequence changed since the baseline.",
         )
     reproduced = captured.digest == meta["digest"]

@@ -140,6 +140,11 @@ def main():
     inputs = load_file(str(HERE / "inputs.safetensors"))
     args = decode(meta["call"]["args"], inputs, device)
     kwargs = {k: decode(v, inputs, device) for k, v in meta["call"]["kwargs"].items()}
+    # A random operator draws what the baseline drew: the generators as they were then.
+    if "rng_cpu" in inputs:
+        torch.set_rng_state(inputs["rng_cpu"])
+    if "rng_cuda" in inputs and device == "cuda":
+        torch.cuda.set_rng_state(inputs["rng_cuda"])
     try:
         out = operator(meta["op"])(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any failure of the call is the answer
@@ -149,7 +154,7 @@ def main():
     if not got and meta["mutated"]:
         got = [args[p] if not kw and p < len(args) else kwargs[n] for p, n, kw in meta["mutated"]]
     here = digest(got, out, meta["contents"])
-    print(f"{meta['op']} in {meta['module']}, here: {environment()}")
+    print(f"{meta['op']} in {meta['module'] or '(no module)'}, here: {environment()}")
     expected_file = HERE / "expected.safetensors"
     if not expected_file.exists():
         if here == meta["digest"]:

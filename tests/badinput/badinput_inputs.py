@@ -486,6 +486,36 @@ def check_cases(table: Table) -> None:
     )
 
 
+def calibrate_and_repro_cases(table: Table) -> None:
+    """`calibrate` checks its target and scenarios, `repro` its runs, before replaying."""
+    table.error(
+        "calibrate/out-not-empty",
+        lambda ws: ["calibrate", "mlp", "--out", str(ws.cand)],
+        "not empty",
+    )
+    table.error(
+        "calibrate/scenario-not-importable",
+        lambda ws: ["calibrate", "nosuchmod_cal:x", "--out", str(ws.root / "cal")],
+        "nosuchmod_cal",
+    )
+
+    def corrupt_envelope(ws: Workspace) -> list[str]:
+        (ws.base / "envelope.json").write_text("{", encoding="utf-8")
+        return ["compare", str(ws.base), str(ws.cand)]
+
+    table.error("compare/envelope-truncated", corrupt_envelope, "envelope.json")
+    table.error(
+        "repro/baseline-missing",
+        lambda ws: ["repro", str(ws.root / "nobase"), str(ws.cand), "-o", str(ws.root / "r")],
+        "nobase",
+    )
+    table.error(
+        "repro/runs-do-not-diverge",
+        lambda ws: ["repro", str(ws.base), str(ws.base), "-o", str(ws.root / "r")],
+        "do not diverge",
+    )
+
+
 def build(table: Table) -> None:
     fingerprint_file_cases(table)
     policy_cases(table)
@@ -495,3 +525,4 @@ def build(table: Table) -> None:
     scenario_name_cases(table)
     run_target_cases(table)
     check_cases(table)
+    calibrate_and_repro_cases(table)

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from real_runs import RealRuns
 
+from reprocheck.artifacts.runs import load_run
 from reprocheck.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -170,3 +171,49 @@ def test_an_unknown_scenario_is_exit_2(written: Written, tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "Error: the baseline has no scenario 'nosuch'" in result.stderr
     assert "Hint:" in result.stderr
+
+
+def test_across_torch_versions_the_baseline_environment_captures_its_output(
+    torch26_python: Path, tmp_path: Path
+) -> None:
+    """torch 2.6.0 baseline (the matrix's run), torch 2.13.0 candidate, --python for 2.6.0.
+
+    The replay runs in the baseline's interpreter, so it gives the baseline's output and
+    the script, run here in 2.13.0, can say by how many ULP 2.13.0 differs (or that it
+    does not). Where cnn does not part between the versions, repro says so (exit 2).
+    """
+    baseline = ROOT / "runs" / OLD_TORCH_ENV
+    steps = str(load_run(baseline).records["cnn"].config.steps)
+    candidate = tmp_path / "new"
+    argv = [sys.executable, "-m", "reprocheck", "run", "cnn", "--steps", steps]
+    made = subprocess.run(
+        [*argv, "--out", str(candidate)], capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "repro"
+    python = ["--python", str(torch26_python)]
+    result = CliRunner().invoke(
+        cli, ["repro", str(baseline), str(candidate), "--scenario", "cnn", "-o", str(out), *python]
+    )
+    if result.exit_code == 2:
+        assert "diverge" in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    assert "the replay here gave the baseline's output" in result.stdout
+    old = _run_with(torch26_python, out)
+    assert old.returncode == 0, old.stdout + old.stderr
+    new = _run_with(Path(sys.executable), out)
+    print(f"\ncnn, torch 2.13.0 against the 2.6.0 baseline: {new.stdout.strip()}")
+    assert new.returncode in (0, 1), new.stderr
+    assert ("max ULP distance" in new.stdout) == (new.returncode == 1)
+
+
+def _run_with(python: Path, directory: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [str(python), "-I", str(directory / "repro.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

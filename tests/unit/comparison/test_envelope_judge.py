@@ -73,6 +73,16 @@ def test_a_changed_learning_rate_is_beyond_any_envelope() -> None:
     judged = judge(ENVELOPE, b, c, [])
     assert judged.verdict == "drift"
     assert judged.quantity == "lr"
+    assert judged.multiple > 1e20  # the envelope of the LR is zero: only the ULP floor
+    assert judged.text() == "drift = 5.8e+23x the rounding envelope at step 0 (lr)"
+
+
+def test_an_infinite_multiple_reads_as_outside_the_envelope() -> None:
+    judged = EnvelopeJudgement(math.inf, None, "param/w", "drift")
+    assert judged.text() == (
+        "drift: outside the rounding envelope in the final tensors (param/w, which no "
+        "benign reordering moved in calibration)"
+    )
 
 
 def test_one_float32_ulp_of_an_unmoved_quantity_is_still_rounding() -> None:
