@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reprocheck.cli._options import output_option, progress_display, progress_enabled
+from reprocheck.cli._options import (
+    keep_option,
+    output_option,
+    progress_display,
+    progress_enabled,
+)
 from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
 
@@ -37,8 +42,14 @@ __all__ = ["check"]
     default=None,
     help="Keep the new run in this directory (default: a temporary directory, removed).",
 )
-def check(
-    baseline: Path, fmt: str, output: Path | None, policy_file: Path | None, out: Path | None
+@keep_option()
+def check(  # noqa: PLR0917 - click passes every option as an argument
+    baseline: Path,
+    fmt: str,
+    output: Path | None,
+    policy_file: Path | None,
+    out: Path | None,
+    keep: str,
 ) -> None:
     """Replay what the --baseline run ran, in this environment, and compare.
 
@@ -62,5 +73,5 @@ def check(
             click.echo(f"{record.name}: replayed here in {record.duration_s:.2f} s", err=True)
 
     with progress_display(state, enabled=progress_enabled() and not state.quiet):
-        result = check_against(baseline, policy=policy, out=out, on_scenario=said)
+        result = check_against(baseline, policy=policy, out=out, on_scenario=said, keep=keep)
     report(result, fmt, output)

@@ -10,6 +10,7 @@ import click
 
 from reprocheck.cli._options import (
     flag_names,
+    keep_option,
     progress_display,
     progress_enabled,
     replay_options,
@@ -36,6 +37,7 @@ __all__ = ["run"]
 )
 @replay_options
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
+@keep_option()
 @click.option(
     "--lockfile",
     type=click.Path(path_type=Path),
@@ -72,6 +74,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     device: str,
     trace_steps: int,
     force: bool,
+    keep: str,
     lockfile: Path | None,
     world_size: int,
     backend: str | None,
@@ -112,7 +115,9 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
         bucket_cap_mb=bucket_cap_mb,
     )
     state = state if state is not None else State()
-    _replay_and_report(state, list(scenarios), out, options, force=force, lockfile=lockfile)
+    _replay_and_report(
+        state, list(scenarios), out, options, force=force, lockfile=lockfile, keep=keep
+    )
 
 
 def _replay_and_report(
@@ -123,10 +128,11 @@ def _replay_and_report(
     *,
     force: bool,
     lockfile: Path | None,
+    keep: str = "all",
 ) -> None:
     """Write the run, with a line per scenario as it finishes, then ``wrote OUT``."""
     from reprocheck.artifacts.runs import load_run
-    from reprocheck.workflows.run import run_scenarios
+    from reprocheck.workflows.run import job_for, run_job
 
     shown: set[str] = set()
 
@@ -136,8 +142,9 @@ def _replay_and_report(
         click.echo(_scenario_line(record))
 
     with progress_display(state, enabled=progress_enabled() and not state.quiet), flag_names():
-        path = run_scenarios(
-            scenarios, out, options, force=force, lockfile=lockfile, on_scenario=said
+        path = run_job(
+            job_for(scenarios, out, options, force=force, lockfile=lockfile, keep=keep),
+            on_scenario=said,
         )
     if options.world_size > 1 and os.environ.get("RANK", "0") != "0":
         return  # under torchrun: rank 0 writes the run and reports it
