@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
+from reprocheck.comparison._bits import same_bytes
 from reprocheck.comparison.numerics import TensorDiff, TensorStatus, compare_tensors, missing
 from reprocheck.errors import ArtifactError
 
@@ -152,8 +153,6 @@ class _Pair:
             self.budget.release(held)
 
     def _compare(self, full: str, key: str, tolerance: Tolerance, *, split: bool) -> TensorDiff:
-        import torch
-
         rb, rc = self.rb, self.rc
         later = self.helpers.submit(rc.read_raw, key) if split else None
         raw_b = rb.read_raw(key)
@@ -161,7 +160,7 @@ class _Pair:
         raw_c = rc.read_raw(key) if later is None else later.result()
         recorded = rb.recorded_digest(key)
         check: Future[None] | None = None
-        if recorded is None or recorded != rc.recorded_digest(key) or not torch.equal(raw_b, raw_c):
+        if recorded is None or recorded != rc.recorded_digest(key) or not same_bytes(raw_b, raw_c):
             if split:
                 check = self.helpers.submit(rc.verify, key, raw_c)
             else:
