@@ -79,16 +79,22 @@ class TensorReader:
         """How many bytes tensor ``key`` holds in the file."""
         return self._entry(key).nbytes
 
-    def read_raw(self, key: str) -> torch.Tensor:
+    def read_raw(self, key: str, into: torch.Tensor | None = None) -> torch.Tensor:
         """One tensor's bytes as stored (a uint8 tensor), not yet checked against its digest.
 
         For a caller that checks the digest itself (:meth:`verify`), e.g. once for two
-        runs' bitwise-equal tensors; :meth:`get` does both.
+        runs' bitwise-equal tensors; :meth:`get` does both. ``into``: a contiguous uint8
+        buffer of at least that many bytes to read into (reused memory is already mapped,
+        so reading into it skips the page faults of a fresh allocation); the result is
+        a view of it.
         """
         import torch
 
         entry = self._entry(key)
-        out = torch.empty(entry.nbytes, dtype=torch.uint8)
+        if into is not None and into.numel() >= entry.nbytes:
+            out = into[: entry.nbytes]
+        else:
+            out = torch.empty(entry.nbytes, dtype=torch.uint8)
         if entry.nbytes:
             self._read_into(key, entry, out)
         return out
