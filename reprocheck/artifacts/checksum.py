@@ -12,25 +12,11 @@ installed (about 1 GB/s).
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable
+from reprocheck._crc import crc32
 
 __all__ = ["PREFIX", "crc32", "format_digest"]
 
 PREFIX = "crc32:"
-
-_crc: Callable[[bytes | bytearray | memoryview, int], int]
-try:  # the same polynomial and result as zlib's, several times faster
-    from isal import isal_zlib
-
-    _crc = isal_zlib.crc32
-except ImportError:  # pragma: no cover - isal is a dependency where it installs
-    _crc = zlib.crc32
-
-
-def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
-    """CRC-32 of ``data`` (continuing from ``value``), exactly as :func:`zlib.crc32`."""
-    return _crc(data, value) & 0xFFFFFFFF
 
 
 def format_digest(value: int) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reprocheck._io import atomic_write_text
 from reprocheck._version import __version__
 from reprocheck.artifacts.jsonfile import dumps
+from reprocheck.artifacts.keep import KEEP_MODES, kept
 from reprocheck.artifacts.runs import UNSAFE_DIR_CHARS
 from reprocheck.artifacts.tensorfile import header_digest, storable
 from reprocheck.artifacts.verify import with_digests
@@ -107,9 +108,15 @@ class RunWriter:
         fingerprint: Mapping[str, Any],
         force: bool = False,
         command: list[str] | None = None,
+        keep: str = "all",
     ) -> None:
         self.out = Path(out)
         self.force = force
+        if keep not in KEEP_MODES:
+            raise InputError(
+                f"cannot keep {keep!r} of a run's tensors", hint=f"Keep one of {KEEP_MODES}."
+            )
+        self.keep = keep
         parent = check_run_target(self.out, force=force)
         if not parent.is_dir():
             # Like `mkdir -p`: a run into runs/a works in an empty directory.
@@ -136,6 +143,7 @@ class RunWriter:
             "reprocheck_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": list(command or []),
+            "keep": keep,
             "fingerprint": dict(fingerprint),
             "scenarios": [],
         }
@@ -176,7 +184,8 @@ class RunWriter:
         # Each tensor's digest of its bytes as stored, and the file header's, so a reader
         # can tell a corrupted file from a changed number (docs/artifact-format.md).
         record = with_digests(record, cpu)
-        save_file(cpu, str(scen_dir / TENSORS))
+        stored = {k: t for k, t in cpu.items() if kept(self.keep, k)}
+        save_file(stored, str(scen_dir / TENSORS))
         entry = {
             "name": record.name,
             "dir": sub,

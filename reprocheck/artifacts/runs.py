@@ -24,7 +24,9 @@ from typing import Any
 
 from reprocheck._schema import req, req_list, req_str
 from reprocheck.artifacts.jsonfile import check_schema, load_json
-from reprocheck.artifacts.tensorfile import TensorReader, check_regular_file
+from reprocheck.artifacts.keep import KEEP_MODES, kept
+from reprocheck.artifacts.tensorfile import check_regular_file
+from reprocheck.artifacts.tensorreader import TensorReader
 from reprocheck.errors import ArtifactError
 from reprocheck.model.formats import (
     FINGERPRINT_KIND,
@@ -104,6 +106,15 @@ class Run:
         return dict(self.manifest["fingerprint"])
 
     @property
+    def keep(self) -> str:
+        """What the run kept of its final tensors: ``all``, ``params`` or ``digests``."""
+        return str(self.manifest.get("keep", "all"))
+
+    def stored(self, name: str, key: str) -> bool:
+        """Whether the run holds final tensor ``key``'s data (else its digest only)."""
+        return kept(self.keep, key) and key in self.records[name].tensors
+
+    @property
     def scenario_names(self) -> list[str]:
         """Scenario names in the order they ran."""
         return list(self.records)
@@ -119,9 +130,10 @@ class Run:
     @contextlib.contextmanager
     def open_tensors(self, name: str) -> Iterator[TensorReader]:
         """Open one scenario's final tensors for lazy reading."""
+        infos = self.records[name].tensors
         yield TensorReader(
             self.tensor_path(name),
-            self.records[name].tensors,
+            {key: info for key, info in infos.items() if kept(self.keep, key)},
             header_digest=self._header_digests.get(name),
         )
 
@@ -146,6 +158,8 @@ def load_run(path: Path) -> Run:
     check_schema(manifest, RUN_KIND, manifest_path, "run manifest")
     where = str(manifest_path)
     check_fingerprint_shape(req(manifest, "fingerprint", dict, where), f"{where}: fingerprint")
+    if manifest.get("keep", "all") not in KEEP_MODES:
+        raise ArtifactError(f"{where}: key 'keep' must be one of {', '.join(KEEP_MODES)}")
     entries = req_list(manifest, "scenarios", where)
     records: dict[str, ScenarioRecord] = {}
     dirs: dict[str, str] = {}

@@ -17,15 +17,12 @@ start, and the tensors tile it exactly (no gap, no overlap, nothing after the la
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import math
 import os
 import stat
 import struct
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +34,14 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "CORRUPT_HINT",
     "DTYPES",
     "MAX_HEADER_BYTES",
     "TensorEntry",
-    "TensorReader",
     "check_regular_file",
     "header_digest",
     "read_header",
+    "read_header_and_digest",
     "storable",
 ]
 
@@ -71,9 +69,7 @@ DTYPES: dict[str, tuple[str, int]] = {
     "U64": ("uint64", 8),
     "F64": ("float64", 8),
 }
-_CORRUPT_HINT = "The file changed after the run was written: copy the run again, or re-run it."
-#: One positioned read at most this long (Linux reads at most about 2 GiB per call).
-_READ_CHUNK = 1 << 30
+CORRUPT_HINT = "The file changed after the run was written: copy the run again, or re-run it."
 _ENTRY_KEYS = frozenset({"dtype", "shape", "data_offsets"})
 
 
@@ -114,15 +110,15 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
     Raises:
         ArtifactError: the file is not a regular file, or its header breaks a rule above.
     """
-    return _read_header(path)[0]
+    return read_header_and_digest(path)[0]
 
 
 def header_digest(path: Path) -> str:
     """``"crc32:<8 hex>"`` of the file's first 8 bytes and header (what a run records)."""
-    return _read_header(path)[1]
+    return read_header_and_digest(path)[1]
 
 
-def _read_header(path: Path) -> tuple[dict[str, TensorEntry], str]:
+def read_header_and_digest(path: Path) -> tuple[dict[str, TensorEntry], str]:
     check_regular_file(path, "tensor file")
     try:
         with open(path, "rb") as handle:
@@ -252,135 +248,6 @@ def _check_layout(header: dict[str, Any], data_len: int, path: Path) -> dict[str
             f"{where}: {data_len - position} bytes after the last tensor (corrupt?)"
         )
     return entries
-
-
-class TensorReader:
-    """Lazy, read-only access to one scenario's final tensors, one tensor at a time.
-
-    The header is checked by :func:`read_header` first (and against ``header_digest``,
-    the CRC-32 its run recorded, when given); each tensor is then checked against its
-    record and this machine's memory, read with positioned reads straight into the
-    tensor's own memory (no intermediate buffer, nothing zero-filled first), and its
-    bytes checked against the digest its record holds (``TensorInfo.digest``): a flipped
-    bit is an :class:`~reprocheck.errors.ArtifactError` naming the file and the tensor,
-    never a number. No memory map: mapped pages of the tensors already compared would
-    stay resident in the process until the file closes, so peak memory would grow with
-    the file, not with the largest tensor. Reads and checksums release the GIL, so
-    several threads may read tensors of one reader at once. Nothing in a safetensors
-    file is code; the bytes become a tensor of the checked dtype and shape, nothing else.
-    """
-
-    def __init__(
-        self, path: Path, expected: Mapping[str, Any], *, header_digest: str | None = None
-    ) -> None:
-        self.path = path
-        self._entries, digest = _read_header(path)
-        self._expected = expected
-        for key, entry in self._entries.items():
-            self._check_size(key, entry)
-        # After the rules above, which name what is wrong where they can: a header that
-        # breaks none but is not the one written (a flipped bit in a name or in the
-        # metadata) is caught here.
-        if header_digest is not None and digest != header_digest:
-            raise ArtifactError(
-                f"corrupt artifact: tensor file {path}: its header does not match the digest "
-                f"its run recorded ({digest}, recorded {header_digest})",
-                hint=_CORRUPT_HINT,
-            )
-        missing = sorted(set(expected) - set(self._entries))
-        if missing:
-            raise ArtifactError(
-                f"tensor file {path} lacks tensor {missing[0]!r} named in its record"
-            )
-
-    def keys(self) -> list[str]:
-        """Tensor names, sorted."""
-        return sorted(self._entries)
-
-    def get(self, key: str) -> torch.Tensor:
-        """Load one tensor (after checking it against its record and its digest)."""
-        import torch
-
-        entry = self._entry(key)
-        dtype = getattr(torch, entry.dtype)
-        out = torch.empty(entry.nbytes, dtype=torch.uint8)
-        if entry.nbytes:
-            self._read_into(key, entry, out)
-        tensor = out.view(dtype).reshape(entry.shape)
-        # safetensors stores little-endian; the bytes were read in native order.
-        return tensor if sys.byteorder == "little" else _swap_bytes(tensor)
-
-    def _entry(self, key: str) -> TensorEntry:
-        entry = self._entries.get(key)
-        if entry is None:
-            raise ArtifactError(f"tensor file {self.path} has no tensor {key!r}")
-        info = self._expected.get(key)
-        if info is not None:
-            declared = str(getattr(info, "dtype", "")).removeprefix("torch.")
-            shape = tuple(getattr(info, "shape", ()))
-            if (entry.dtype, entry.shape) != (declared, shape):
-                raise ArtifactError(
-                    f"{self.path}: tensor {key!r} is {entry.dtype}{list(entry.shape)}, "
-                    f"its record declares {declared}{list(shape)} (an inconsistent artifact)"
-                )
-        return entry
-
-    def _read_into(self, key: str, entry: TensorEntry, out: torch.Tensor) -> None:
-        view = memoryview((ctypes.c_char * entry.nbytes).from_address(out.data_ptr())).cast("B")
-        done = 0
-        try:
-            with open(self.path, "rb", buffering=0) as handle:
-                handle.seek(entry.offset)
-                while done < entry.nbytes:
-                    got = handle.readinto(view[done : done + _READ_CHUNK])
-                    if not got:
-                        break
-                    done += got
-        except OSError as exc:
-            raise ArtifactError(
-                f"tensor {key!r} in {self.path} cannot be read: {exc.strerror or exc}"
-            ) from None
-        if done != entry.nbytes:  # the file shrank since its header was checked
-            raise ArtifactError(f"tensor {key!r} in {self.path} is cut short (truncated?)")
-        info = self._expected.get(key)
-        recorded = getattr(info, "digest", None)
-        if recorded is not None:
-            digest = format_digest(crc32(view))
-            if digest != recorded:
-                raise ArtifactError(
-                    f"corrupt artifact: tensor {key!r} in {self.path} does not match the "
-                    f"digest its record holds ({digest}, recorded {recorded})",
-                    hint=_CORRUPT_HINT,
-                )
-
-    def _check_size(self, key: str, entry: TensorEntry) -> None:
-        # Loading copies a tensor into memory: refuse one that cannot fit rather than let
-        # the machine swap or the kernel kill the process.
-        limit = _memory_limit()
-        if limit is not None and entry.nbytes > limit:
-            raise ArtifactError(
-                f"tensor {key!r} in {self.path} is {entry.nbytes} bytes, more than this "
-                f"machine's {limit} bytes of memory",
-                hint="Compare this artifact on a machine with more memory.",
-            )
-
-
-def _swap_bytes(tensor: torch.Tensor) -> torch.Tensor:  # pragma: no cover - big-endian only
-    import torch
-
-    size = tensor.element_size()
-    if size == 1:
-        return tensor
-    raw = tensor.reshape(-1).view(torch.uint8).reshape(-1, size).flip(1).contiguous()
-    return raw.view(tensor.dtype).reshape(tensor.shape)
-
-
-def _memory_limit() -> int | None:
-    """Physical memory in bytes, or None where the platform does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def storable(tensor: torch.Tensor) -> torch.Tensor:

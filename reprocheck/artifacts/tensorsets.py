@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 from reprocheck._schema import req_dict, req_list, req_str
 from reprocheck._version import __version__
 from reprocheck.artifacts.jsonfile import check_schema, dumps, load_json
-from reprocheck.artifacts.tensorfile import TensorReader, storable
+from reprocheck.artifacts.tensorfile import storable
+from reprocheck.artifacts.tensorreader import TensorReader
 from reprocheck.errors import ArtifactError, InputError
 from reprocheck.model.formats import SCHEMA_VERSION
 from reprocheck.model.records import TensorInfo

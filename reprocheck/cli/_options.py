@@ -244,3 +244,16 @@ def progress_display(state: State, *, enabled: bool) -> Iterator[None]:
         if shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+def keep_option() -> Callable[[F], F]:
+    """``--keep all|params|digests``: what a written run keeps of its final tensors."""
+    return click.option(
+        "--keep",
+        type=click.Choice(["all", "params", "digests"]),
+        default="all",
+        show_default=True,
+        help="What the run keeps of its final tensors: all of them, params (parameters and "
+        "buffers; optimizer state as digests), or digests only (a few MB at any model "
+        "size; compare then compares final tensors bitwise by digest).",
+    )

@@ -17,7 +17,12 @@ from reprocheck.cli._locations import (
     shown,
     staged_out,
 )
-from reprocheck.cli._options import output_option, progress_display, progress_enabled
+from reprocheck.cli._options import (
+    keep_option,
+    output_option,
+    progress_display,
+    progress_enabled,
+)
 from reprocheck.cli._state import State
 from reprocheck.cli.compare import format_option, load_cli_policy, policy_option, report
 
@@ -47,12 +52,14 @@ __all__ = ["check"]
     default=None,
     help="Keep the new run in this directory or URL (default: a temporary directory, removed).",
 )
-def check(
+@keep_option()
+def check(  # noqa: PLR0917 - click passes every option as an argument
     baseline: Location,
     fmt: str,
     output: Path | None,
     policy_file: Path | None,
     out: Location | None,
+    keep: str,
 ) -> None:
     """Replay what the --baseline run ran, in this environment, and compare.
 
@@ -80,7 +87,7 @@ def check(
         base = stack.enter_context(local_run(baseline))
         local_out = None if out is None else stack.enter_context(staged_out(out))
         with progress_display(state, enabled=progress_enabled() and not state.quiet):
-            result = check_against(base, policy=policy, out=local_out, on_scenario=said)
+            result = check_against(base, policy=policy, out=local_out, on_scenario=said, keep=keep)
     # Remote runs named as given, not as their temporary copies.
     if isinstance(baseline, str):
         result = dataclasses.replace(result, baseline=shown(baseline))

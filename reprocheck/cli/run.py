@@ -11,6 +11,7 @@ import click
 from reprocheck.cli._locations import RUN_LOCATION, Location, check_target, shown, staged_out
 from reprocheck.cli._options import (
     flag_names,
+    keep_option,
     progress_display,
     progress_enabled,
     replay_options,
@@ -39,6 +40,7 @@ __all__ = ["run"]
 )
 @replay_options
 @click.option("--force", is_flag=True, help="Replace an existing run in --out.")
+@keep_option()
 @click.option(
     "--lockfile",
     type=click.Path(path_type=Path),
@@ -75,6 +77,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     device: str,
     trace_steps: int,
     force: bool,
+    keep: str,
     lockfile: Path | None,
     world_size: int,
     backend: str | None,
@@ -116,7 +119,7 @@ def run(  # noqa: PLR0917 - click passes every option as an argument
     state = state if state is not None else State()
     with staged_out(out, force=force) as local:
         written = _replay_and_report(
-            state, list(scenarios), local, options, force=force, lockfile=lockfile
+            state, list(scenarios), local, options, force=force, lockfile=lockfile, keep=keep
         )
     if written:
         click.echo(f"wrote {shown(out)}")
@@ -130,10 +133,11 @@ def _replay_and_report(
     *,
     force: bool,
     lockfile: Path | None,
+    keep: str = "all",
 ) -> bool:
     """Write the run, with a line per scenario as it finishes; whether this process wrote it."""
     from reprocheck.artifacts.runs import load_run
-    from reprocheck.workflows.run import run_scenarios
+    from reprocheck.workflows.run import job_for, run_job
 
     reported: set[str] = set()
 
@@ -143,8 +147,9 @@ def _replay_and_report(
         click.echo(_scenario_line(record))
 
     with progress_display(state, enabled=progress_enabled() and not state.quiet), flag_names():
-        path = run_scenarios(
-            scenarios, out, options, force=force, lockfile=lockfile, on_scenario=said
+        path = run_job(
+            job_for(scenarios, out, options, force=force, lockfile=lockfile, keep=keep),
+            on_scenario=said,
         )
     if options.world_size > 1 and os.environ.get("RANK", "0") != "0":
         return False  # under torchrun: rank 0 writes the run and reports it

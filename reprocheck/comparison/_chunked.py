@@ -16,6 +16,7 @@ from reprocheck.comparison._bits import (
     bits_of,
     lowered,
     positions,
+    same_bytes,
     torch_cat,
     ulp_from_bits,
 )
@@ -86,9 +87,7 @@ class Accumulator:
 
     def bits_equal(self) -> bool:
         """Whether every bit pattern matches (the fast path: one pass, no temporaries)."""
-        import torch
-
-        return bool(torch.equal(self.b_bits, self.c_bits))
+        return same_bytes(self.b_bits, self.c_bits)
 
     def add_chunk(self, start: int, stop: int) -> None:
         """Fold elements ``[start, stop)`` into the statistics.

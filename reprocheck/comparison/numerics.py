@@ -65,6 +65,7 @@ TensorStatus = Literal[
     "missing_in_candidate",
     "missing_in_baseline",
     "nan_mismatch",
+    "digest_differs",
 ]
 TENSOR_STATUSES: tuple[TensorStatus, ...] = get_args(TensorStatus)
 _INDICES = ("shape", "candidate_shape", "max_abs_index", "max_rel_index")
@@ -112,7 +113,7 @@ class TensorDiff:
     @property
     def within(self) -> bool:
         """Equal or within tolerance: not drift."""
-        return self.status in ("equal", "within_tolerance")
+        return self.status in ("equal", "within_tolerance", "digest_differs")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (NaN/Inf floats written as strings)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from reprocheck.comparison.classify import growth_of, trend_of
 from reprocheck.comparison.compiled import compiled_notes
 from reprocheck.comparison.envdiff import diff_fingerprints
+from reprocheck.comparison.final_tensors import compare_final_tensors
 from reprocheck.comparison.localize import align_traces, locate, record_divergence
 from reprocheck.comparison.nonfinite import nonfinite_line
 from reprocheck.comparison.pairing import pair_notes, paired_runs, parse_pairs
@@ -34,14 +35,16 @@ from reprocheck.model.records import ScenarioRecord
 if TYPE_CHECKING:
     import torch
 
-    from reprocheck.artifacts.runs import Run, TensorReader
+    from reprocheck.artifacts.runs import Run
     from reprocheck.comparison.numerics import TensorDiff
     from reprocheck.comparison.policy import Policy
 
 __all__ = ["compare", "compare_scenario", "nonfinite_line"]
 
 _SAME = "Compare runs of the same scenarios with the same --seed, --steps and --device."
-_OK_STATUSES = ("equal", "within_tolerance")
+# digest_differs: a lean run kept only the digest; the final tensor differs bitwise, and
+# how far is judged by the per-step records (a note says so).
+_OK_STATUSES = ("equal", "within_tolerance", "digest_differs")
 
 
 def _artifact_kind(path: Path) -> tuple[Literal["run", "fingerprint"], Path]:
@@ -172,54 +175,6 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _load_checked(reader: TensorReader, record: ScenarioRecord, key: str) -> torch.Tensor:
-    """Load a tensor and check it against the shape and dtype its record declares."""
-    tensor = reader.get(key)
-    info = record.tensors[key]
-    if tuple(tensor.shape) != tuple(info.shape) or _dtype_name(tensor.dtype) != _dtype_name(
-        info.dtype
-    ):
-        raise ArtifactError(
-            f"{reader.path}: tensor {key!r} is {_dtype_name(tensor.dtype)}"
-            f"{list(tensor.shape)}, its record declares {_dtype_name(info.dtype)}"
-            f"{list(info.shape)} (an inconsistent artifact)"
-        )
-    return tensor
-
-
-def _compare_tensors(
-    name: str,
-    *,
-    b: ScenarioRecord,
-    c: ScenarioRecord,
-    rb: TensorReader,
-    rc: TensorReader,
-    policy: Policy,
-) -> list[TensorDiff]:
-    from reprocheck.comparison.numerics import compare_tensors, missing
-
-    diffs: list[TensorDiff] = []
-    for key in list(b.tensors) + [k for k in c.tensors if k not in b.tensors]:
-        full = f"{name}/{key}"
-        info = b.tensors.get(key) or c.tensors[key]
-        dtype = _dtype_name(info.dtype)
-        tolerance = policy.tolerance_for(full, dtype)
-        if key not in c.tensors or key not in b.tensors:
-            side: Literal["baseline", "candidate"] = (
-                "candidate" if key not in c.tensors else "baseline"
-            )
-            numel = math.prod(info.shape)
-            diffs.append(
-                missing(full, side, dtype=dtype, shape=info.shape, numel=numel, tolerance=tolerance)
-            )
-            continue
-        bt = _load_checked(rb, b, key)
-        ct = _load_checked(rc, c, key)
-        diffs.append(compare_tensors(full, bt, ct, tolerance))
-        del bt, ct  # one pair of tensors in memory at a time
-    return diffs
-
-
 def _series(record: ScenarioRecord) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {
         "loss": [s.loss for s in record.steps],
@@ -322,8 +277,7 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
     """Compare one scenario present in both runs."""
     b, c = run_b.records[name], run_c.records[name]
     c = _without_norm_noise(b, c)
-    with run_b.open_tensors(name) as rb, run_c.open_tensors(name) as rc:
-        tensors = _compare_tensors(name, b=b, c=c, rb=rb, rc=rc, policy=policy)
+    tensors, by_digest = compare_final_tensors(name, run_b, run_c, c, policy)
     metrics = _compare_metrics(name, b, c, policy)
     alignment = align_traces(b.trace, c.trace)
     rec = record_divergence(b, c)
@@ -353,6 +307,7 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         )
     if first is not None and first.phase != "final" and not (changed_tensors or changed_metrics):
         notes.append("traced outputs differ but every recorded number agrees")
+    notes.extend(_lean_notes(by_digest, run_b, run_c))
     notes.extend(compiled_notes(b, c))
     for side, record in (("baseline", b), ("candidate", c)):
         if not all(record.ranks_agree):  # distributed runs only; empty means one process
@@ -376,6 +331,13 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
         notes=tuple(notes),
         nonfinite=nonfinite,
     )
+
+
+def _lean_notes(by_digest: int, run_b: Run, run_c: Run) -> list[str]:
+    if not by_digest:
+        return []
+    keep = run_b.keep if run_b.keep != "all" else run_c.keep
+    return [f"{by_digest} final tensor(s) compared by digest only, bitwise (--keep {keep})"]
 
 
 def _severity(diff: TensorDiff) -> tuple[int, float]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import zlib
 from typing import TYPE_CHECKING
+
+from reprocheck._crc import crc32
 
 if TYPE_CHECKING:
     import torch
@@ -76,7 +77,7 @@ def _header_crc(dtype: object, shape: tuple[int, ...], layout: str = "strided") 
     # The same parameters are digested every step: compute each header's CRC once.
     # A strided tensor's header is unchanged from before sparse tensors were digested.
     head = f"{dtype}|{shape}|" if layout == "strided" else f"{dtype}|{shape}|{layout}|"
-    return zlib.crc32(head.encode())
+    return crc32(head.encode())
 
 
 def tensor_digest(tensor: torch.Tensor) -> str:
@@ -92,6 +93,6 @@ def tensor_digest(tensor: torch.Tensor) -> str:
         n = t.numel() * t.element_size()
         if n:
             # Read the tensor's memory in place: `t` stays referenced while zlib reads it.
-            crc = zlib.crc32((ctypes.c_char * n).from_address(t.data_ptr()), crc)
+            crc = crc32((ctypes.c_char * n).from_address(t.data_ptr()), crc)
         total += n
     return f"{crc:08x}{total:x}"

@@ -26,6 +26,7 @@ from reprocheck._schema import (
     req_str,
 )
 from reprocheck.errors import ArtifactError
+from reprocheck.model._trace_fast import trace_entries
 from reprocheck.model.compiled import Compiled
 from reprocheck.model.trace_entry import TraceEntry
 
@@ -314,9 +315,7 @@ class ScenarioRecord:
             steps=tuple(
                 StepRecord.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(steps)
             ),
-            trace=tuple(
-                TraceEntry.from_dict(t, f"{where}.trace[{i}]") for i, t in enumerate(trace)
-            ),
+            trace=trace_entries(trace, where, TraceEntry),
             tensors={
                 str(k): TensorInfo.from_dict(v, f"{where}.tensors[{k!r}]")
                 for k, v in tensors.items()

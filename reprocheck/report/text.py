@@ -85,7 +85,9 @@ def tensor_line(s: ScenarioComparison) -> str | None:
         return None
     total = sum(s.tensor_counts.values())
     beyond = sum(
-        n for status, n in s.tensor_counts.items() if status not in ("equal", "within_tolerance")
+        n
+        for status, n in s.tensor_counts.items()
+        if status not in ("equal", "within_tolerance", "digest_differs")
     )
     worst = s.tensors[0]
     key = worst.key.removeprefix(f"{s.name}/")

@@ -168,10 +168,10 @@ def replace_run(source: Run, path: Path) -> None:
     """Write the run ``source`` at ``path`` through the store's writer."""
     from reprocheck.artifacts.run_writer import RunWriter
 
-    with RunWriter(path, fingerprint=source.fingerprint, force=True) as writer:
+    with RunWriter(path, fingerprint=source.fingerprint, force=True, keep=source.keep) as writer:
         for name, record in source.records.items():
             with source.open_tensors(name) as reader:
-                tensors = {key: reader.get(key) for key in record.tensors}
+                tensors = {key: reader.get(key) for key in list(reader.keys())}
             writer.add(record, tensors)
 
 

@@ -27,7 +27,11 @@ __all__ = ["check_against", "replay_like"]
 
 
 def replay_like(
-    baseline: Path, out: Path, *, on_scenario: Callable[[ScenarioRecord], None] | None = None
+    baseline: Path,
+    out: Path,
+    *,
+    on_scenario: Callable[[ScenarioRecord], None] | None = None,
+    keep: str = "all",
 ) -> Path:
     """Replay every scenario of the ``baseline`` run here, with its settings, into ``out``.
 
@@ -46,7 +50,7 @@ def replay_like(
     """
     from reprocheck.artifacts import runs as store
     from reprocheck.artifacts.run_writer import RunWriter
-    from reprocheck.workflows.run import run_scenarios
+    from reprocheck.workflows.run import job_for, run_job, run_scenarios
 
     run = store.load_run(Path(baseline))
     _refuse_recorded(run.records.values(), baseline)
@@ -57,7 +61,7 @@ def replay_like(
     if len(groups) == 1:
         ((options, names),) = groups.items()
         log(f"replaying {', '.join(names)} as the baseline ran them", kind="progress")
-        return run_scenarios(names, out, options, on_scenario=on_scenario)
+        return run_job(job_for(names, out, options, keep=keep), on_scenario=on_scenario)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         parts: dict[str, store.Run] = {}
         for i, (options, names) in enumerate(groups.items()):
@@ -66,11 +70,11 @@ def replay_like(
             loaded = store.load_run(part)
             parts.update(dict.fromkeys(names, loaded))
         first = parts[next(iter(run.records))]
-        with RunWriter(out, fingerprint=first.fingerprint) as writer:
+        with RunWriter(out, fingerprint=first.fingerprint, keep=keep) as writer:
             for name in run.records:
                 part_run = parts[name]
                 with part_run.open_tensors(name) as reader:
-                    tensors = {key: reader.get(key) for key in part_run.records[name].tensors}
+                    tensors = {key: reader.get(key) for key in list(reader.keys())}
                 writer.add(part_run.records[name], tensors)
     return out
 
@@ -81,6 +85,7 @@ def check_against(
     policy: Policy | None = None,
     out: Path | None = None,
     on_scenario: Callable[[ScenarioRecord], None] | None = None,
+    keep: str = "all",
 ) -> ComparisonResult:
     """Replay the baseline's scenarios here and compare the new run with the baseline.
 
@@ -90,12 +95,14 @@ def check_against(
         out: keep the new run there; by default it goes to a temporary directory that is
             removed afterwards (the result then names the candidate ``"(replayed here)"``).
         on_scenario: called with each scenario's record as soon as its replay finished.
+        keep: what the kept run (``out``) keeps of its final tensors (``all``, ``params``
+            or ``digests``).
     """
     from reprocheck.comparison import compare
     from reprocheck.workflows.reference import with_references
 
     if out is not None:
-        replay_like(baseline, out, on_scenario=on_scenario)
+        replay_like(baseline, out, on_scenario=on_scenario, keep=keep)
         return with_references(compare(baseline, out, policy=policy), baseline, out)
     with tempfile.TemporaryDirectory(prefix="reprocheck-check-") as tmp:
         candidate = replay_like(baseline, Path(tmp) / "run", on_scenario=on_scenario)

@@ -38,6 +38,7 @@ class RunJob:
     force: bool = False
     lockfile: Path | None = None
     command: tuple[str, ...] = ()
+    keep: str = "all"  # what the run keeps of its final tensors (artifacts.keep)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the options as :meth:`ReplayOptions.to_dict` writes them."""
@@ -48,6 +49,7 @@ class RunJob:
             "force": self.force,
             "lockfile": None if self.lockfile is None else os.fspath(self.lockfile),
             "command": list(self.command),
+            "keep": self.keep,
         }
 
     @classmethod
@@ -66,4 +68,5 @@ class RunJob:
             force=bool(req(data, "force", bool, where)),
             lockfile=None if lockfile is None else Path(lockfile),
             command=tuple(str(part) for part in req_list(data, "command", where)),
+            keep=req_str(data, "keep", where) if "keep" in data else "all",
         )

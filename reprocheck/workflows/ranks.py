@@ -69,7 +69,11 @@ def _replay_all(specs: Sequence[ScenarioSpec], job: RunJob, setup: DistSetup) ->
         return
     fp = fingerprint(lockfile=job.lockfile, run=job.options.layout())
     with RunWriter(
-        job.out, fingerprint=fp.to_dict(), force=job.force, command=list(job.command)
+        job.out,
+        fingerprint=fp.to_dict(),
+        force=job.force,
+        command=list(job.command),
+        keep=job.keep,
     ) as writer:
         for spec in specs:
             record, tensors = replay(spec, job.options, dist=setup)

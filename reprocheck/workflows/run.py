@@ -27,7 +27,7 @@ from reprocheck.workflows.job import RunJob
 if TYPE_CHECKING:
     from reprocheck.model.records import ScenarioRecord
 
-__all__ = ["resolve_scenarios", "run_job", "run_scenarios"]
+__all__ = ["job_for", "resolve_scenarios", "run_job", "run_scenarios"]
 
 
 def run_scenarios(
@@ -63,16 +63,32 @@ def run_scenarios(
         InputError: a scenario named twice, a world size other than the launcher's.
         ScenarioError: a scenario cannot be found, built or run.
     """
+    job = job_for(names, out, options, force=force, lockfile=lockfile)
+    return run_job(job, on_scenario=on_scenario)
+
+
+def job_for(
+    names: Sequence[str] | None,
+    out: Path,
+    options: ReplayOptions | None = None,
+    *,
+    force: bool = False,
+    lockfile: Path | None = None,
+    keep: str = "all",
+) -> RunJob:
+    """The :class:`RunJob` :func:`run_scenarios` runs; ``keep`` says what the run keeps
+    of its final tensors: ``all``, ``params`` or ``digests`` (:mod:`reprocheck.artifacts.keep`).
+    """
     wanted = tuple(names) if names else BUILTIN_NAMES
-    job = RunJob(
+    return RunJob(
         names=tuple(wanted),
         out=Path(out),
         options=ReplayOptions() if options is None else options,
         force=force,
         lockfile=lockfile,
         command=tuple(sys.argv),
+        keep=keep,
     )
-    return run_job(job, on_scenario=on_scenario)
 
 
 def run_job(job: RunJob, *, on_scenario: Callable[[ScenarioRecord], None] | None = None) -> Path:
@@ -123,7 +139,9 @@ def _write_here(
     from reprocheck.replay.loop import replay
 
     fp = fingerprint(lockfile=job.lockfile, run=job.options.layout()).to_dict()
-    with RunWriter(job.out, fingerprint=fp, force=job.force, command=list(job.command)) as writer:
+    with RunWriter(
+        job.out, fingerprint=fp, force=job.force, command=list(job.command), keep=job.keep
+    ) as writer:
         for spec in specs:
             record, tensors = replay(spec, job.options)
             writer.add(record, tensors)

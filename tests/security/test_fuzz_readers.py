@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprocheck.artifacts.runs import load_run
-from reprocheck.artifacts.tensorfile import TensorReader
+from reprocheck.artifacts.tensorreader import TensorReader
 from reprocheck.comparison import compare
 from reprocheck.comparison.policy import Policy, load_policy
 from reprocheck.errors import ReprocheckError
