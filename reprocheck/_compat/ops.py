@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["op_arguments"]
+__all__ = ["op_arguments", "tensor_version"]
 
 
 def op_arguments(func: Any) -> tuple[tuple[str, bool, bool, Any], ...]:
@@ -18,3 +18,8 @@ def op_arguments(func: Any) -> tuple[tuple[str, bool, bool, Any], ...]:
 
 def _default(arg: Any) -> Any:
     return arg.default_value if arg.has_default_value() else None
+
+
+def tensor_version(t: Any) -> int:
+    """A tensor's version counter (``Tensor._version``): it moves with every in-place write."""
+    return int(t._version)

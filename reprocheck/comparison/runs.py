@@ -284,7 +284,8 @@ def compare_scenario(name: str, run_b: Run, run_c: Run, policy: Policy) -> Scena
     growth = growth_of(b, c)
     changed_tensors = sorted((d for d in tensors if d.status != "equal"), key=_severity)
     changed_metrics = [d for d in metrics if d.status != "equal"]
-    verdict = _scenario_verdict(tensors + metrics, rec is not None or alignment.first is not None)
+    traced = alignment.first is not None or alignment.passed_on is not None
+    verdict = _scenario_verdict(tensors + metrics, rec is not None or traced)
     nonfinite = nonfinite_line(b, c)
     if nonfinite is not None:
         verdict = "drift"

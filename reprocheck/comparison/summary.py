@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reprocheck.comparison.env_effect import IN_FORCE
 from reprocheck.comparison.envdiff import suspect_phrase
 from reprocheck.comparison.result import EnvChange, FirstDivergence, ScenarioComparison
 
@@ -35,7 +36,11 @@ def summary_line(
     if mode == "fingerprints":
         if not environment:
             return "identical: the environments do not differ"
-        suspects = suspect_phrase(list(environment)) or environment[0].path
+        suspects = suspect_phrase(list(environment)) or (
+            "only variables already in force"
+            if all(c.category == IN_FORCE for c in environment)
+            else environment[0].path
+        )
         return f"drift: {len(environment)} environment change(s); {suspects}"
     differing = [s for s in scenarios if s.verdict != "identical"]
     # Name the scenarios that earned the overall verdict: "drift in cnn, transformer" must

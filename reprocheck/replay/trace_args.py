@@ -16,13 +16,15 @@ shape only: their bytes are overwritten, and are often uninitialised memory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
 import struct
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from reprocheck._compat.ops import op_arguments
+from reprocheck._compat.ops import op_arguments, tensor_version
 from reprocheck.replay.trace_digest import EXACT_BYTES, SUBSET_ELEMENTS, OpInfo
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ __all__ = ["CallArgs", "describe_args", "jsonable"]
 
 _SPECS: dict[Any, tuple[tuple[str, bool, bool, Any], ...]] = {}
 _NO_CONTENT = "shape-only"
+# Content digests of tensors seen as inputs, by object: (the tensor, its version counter,
+# the digest). A parameter or an activation read by several calls is digested once; a
+# weak reference makes sure the entry is the same live tensor, unchanged since.
+_SEEN: dict[int, tuple[Any, int, bytes]] = {}
+_SEEN_MAX = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,8 +102,22 @@ def describe_args(func: Any, args: Any, kwargs: Any, info: OpInfo) -> CallArgs:
             dtypes.append(str(t.dtype).removeprefix("torch."))
             h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
             if name not in blank:
-                h.update(_content(t))
+                h.update(_cached_content(t))
     return CallArgs(shown, h.hexdigest() if dtypes else "", tuple(dtypes))
+
+
+def _cached_content(t: torch.Tensor) -> bytes:
+    """:func:`_content`, reused while the same tensor object is unchanged."""
+    key, version = id(t), tensor_version(t)
+    seen = _SEEN.get(key)
+    if seen is not None and seen[0]() is t and seen[1] == version:
+        return seen[2]
+    content = _content(t)
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    with contextlib.suppress(TypeError):  # a tensor subclass without weak references
+        _SEEN[key] = (weakref.ref(t), version, content)
+    return content
 
 
 def _content(t: torch.Tensor) -> bytes:

@@ -94,7 +94,9 @@ def _environment_section(changes: Sequence[EnvChange]) -> list[str]:
         "| --- | --- | --- |",
     ]
     lines += [
-        f"| `{_cell(c.path)}` | {_cell(env_value(c.baseline))} | {_cell(env_value(c.candidate))} |"
+        f"| `{_cell(c.path)}` | {_cell(env_value(c.baseline))} | {_cell(env_value(c.candidate))}"
+        + (" (already in force)" if c.category == "already-in-force" else "")
+        + " |"
         for c in changes[: ENV_LIMIT * 5]
     ]
     if len(changes) > ENV_LIMIT * 5:

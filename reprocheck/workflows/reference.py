@@ -50,6 +50,8 @@ def _rejudged(s: ScenarioComparison, b: ScenarioRecord, c: ScenarioRecord) -> Sc
     fd = s.first_divergence
     if fd is None or fd.evidence is None or fd.evidence.basis != "size":
         return s
+    if c.config.world_size != 1:
+        return s  # a distributed replay: the trace is rank 0's, not recomputed here
     op = _kernel_change(b, c)
     distance = None if op is None else _distances(c, op)
     if op is None or distance is None:

@@ -10,10 +10,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from compare_support import fingerprint
+from click.testing import CliRunner
+from compare_support import fingerprint, write_fingerprint
 
+from reprocheck.cli import cli
 from reprocheck.comparison.env_effect import IN_FORCE
 from reprocheck.comparison.envdiff import diff_fingerprints, is_suspect, suspect_phrase
 
@@ -72,3 +75,14 @@ def test_every_change_is_listed_once() -> None:
     paths = [c.path for c in diff_fingerprints(a, b)]
     assert len(paths) == len(set(paths))
     assert paths == ["cpu.capability", "env.ATEN_CPU_CAPABILITY"]
+
+
+def test_the_text_report_marks_a_variable_already_in_force(tmp_path: Path) -> None:
+    native = _captured()
+    asked = _captured(ATEN_CPU_CAPABILITY=str(native["cpu"]["capability"]).lower())
+    a = write_fingerprint(tmp_path / "a.json", native)
+    b = write_fingerprint(tmp_path / "b.json", asked)
+    result = CliRunner().invoke(cli, ["compare", str(a), str(b)])
+    (line,) = (x for x in result.stdout.splitlines() if "ATEN_CPU_CAPABILITY" in x)
+    assert line.endswith("(already in force: not a suspect)")
+    assert "CAPABILITY" not in result.stdout.splitlines()[-1].upper()
