@@ -11,7 +11,9 @@ Per traced call, beside the digest of its outputs (:mod:`reprocheck.replay.trace
   only passes on a difference made upstream.
 
 A random operator's in-place target and an ``out=`` argument are digested by dtype and
-shape only: their bytes are overwritten, and are often uninitialised memory.
+shape only: their bytes are overwritten, and are often uninitialised memory. So are the
+inputs of a view (``t``, ``view``, ``expand``...): it computes nothing, and its output is
+digested by dtype and shape too.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def describe_args(func: Any, args: Any, kwargs: Any, info: OpInfo) -> CallArgs:
     if spec is None:
         spec = _SPECS[func] = op_arguments(func)
     blank = {name for _, name, kwarg_only in info.mutated if kwarg_only or info.overwrites}
+    if info.view:  # a view computes nothing: its inputs by dtype and shape, as its output
+        blank = {name for name, *_ in spec}
     shown: dict[str, Any] = {}
     h = hashlib.blake2b(digest_size=12)
     dtypes: list[str] = []
@@ -106,17 +110,21 @@ def describe_args(func: Any, args: Any, kwargs: Any, info: OpInfo) -> CallArgs:
     return CallArgs(shown, h.hexdigest() if dtypes else "", tuple(dtypes))
 
 
-def _cached_content(t: torch.Tensor) -> bytes:
-    """:func:`_content`, reused while the same tensor object is unchanged."""
-    key, version = id(t), tensor_version(t)
-    seen = _SEEN.get(key)
-    if seen is not None and seen[0]() is t and seen[1] == version:
-        return seen[2]
-    content = _content(t)
+def _remember(t: torch.Tensor, content: bytes) -> None:
+    """Keep ``content`` as what :func:`_content` gives for ``t`` while it is unchanged."""
     if len(_SEEN) >= _SEEN_MAX:
         _SEEN.clear()
     with contextlib.suppress(TypeError):  # a tensor subclass without weak references
-        _SEEN[key] = (weakref.ref(t), version, content)
+        _SEEN[id(t)] = (weakref.ref(t), tensor_version(t), content)
+
+
+def _cached_content(t: torch.Tensor) -> bytes:
+    """:func:`_content`, reused while the same tensor object is unchanged."""
+    seen = _SEEN.get(id(t))
+    if seen is not None and seen[0]() is t and seen[1] == tensor_version(t):
+        return seen[2]
+    content = _content(t)
+    _remember(t, content)
     return content
 
 
