@@ -42,8 +42,17 @@ def _plain(data: Any) -> bool:
     texts = (data["phase"], data["op"], data["module"], data["digest"])
     shapes, dtypes = data["shapes"], data["dtypes"]
     absmax, mean, sample = data["absmax"], data["mean"], data.get("sample", [])
+    args, inputs, in_dtypes = (
+        data.get("args", {}),
+        data.get("inputs", ""),
+        data.get("in_dtypes", []),
+    )
     return (
-        all(type(t) is str for t in texts)
+        type(args) is dict
+        and type(inputs) is str
+        and type(in_dtypes) is list
+        and all(type(d) is str for d in in_dtypes)
+        and all(type(t) is str for t in texts)
         and type(shapes) is list
         and all(type(s) is list and all(type(d) is int for d in s) for s in shapes)
         and type(dtypes) is list
@@ -70,4 +79,7 @@ def fast_entry(data: dict[str, Any], cls: type[T]) -> T:
         absmax=None if absmax is None else float(absmax),
         mean=None if mean is None else float(mean),
         sample=tuple(float(v) for v in data.get("sample", [])),
+        args=data.get("args", {}),
+        inputs=data.get("inputs", ""),
+        in_dtypes=tuple(data.get("in_dtypes", ())),
     )
