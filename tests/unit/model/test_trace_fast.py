@@ -35,6 +35,9 @@ def _variants() -> list[dict[str, Any]]:
         ("mean", 1 << 60),
         ("shapes", [[], [2, 3]]),
         ("sample", []),
+        ("args", {"eps": 1e-05, "normalized_shape": [64]}),
+        ("inputs", "bcb7fabc63d1306ad17b889f"),
+        ("in_dtypes", ["float32", "bfloat16"]),
     ]:
         changed = copy.deepcopy(PLAIN)
         changed[key] = value
@@ -52,7 +55,16 @@ def test_the_fast_path_builds_what_from_dict_builds() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("step", -1), ("step", True), ("shapes", [[1.5]]), ("dtypes", [3]), ("mean", "x")],
+    [
+        ("step", -1),
+        ("step", True),
+        ("shapes", [[1.5]]),
+        ("dtypes", [3]),
+        ("mean", "x"),
+        ("args", [1]),
+        ("inputs", 3),
+        ("in_dtypes", [None]),
+    ],
 )
 def test_a_bad_entry_still_gets_the_careful_error(key: str, value: object) -> None:
     bad = {**copy.deepcopy(PLAIN), key: value}
