@@ -288,5 +288,11 @@ def _at_final_tensors(
         location=key,
         parameter=key.removeprefix("param/") if key.startswith("param/") else None,
         kind=kind,
-        detail=f"largest ULP distance {changed_tensors[0].ulp_max}",
+        detail=_final_detail(changed_tensors[0]),
     )
+
+
+def _final_detail(worst: TensorDiff) -> str:
+    if worst.nan_mismatch:  # a NaN has no distance to a number
+        return f"{worst.nan_mismatch} element(s) NaN on one side only"
+    return f"largest ULP distance {worst.ulp_max}"

@@ -95,7 +95,12 @@ def tensor_line(s: ScenarioComparison) -> str | None:
         f"{len(s.tensors)} of {total} final tensors differ ({beyond} beyond tolerance); "
         f"worst {key}: {worst.status}"
     )
-    if worst.status in ("within_tolerance", "exceeds_tolerance", "nan_mismatch"):
+    if worst.status == "nan_mismatch":
+        # NaN on one side has no distance: say how many, then how far the rest moved.
+        text += f", {worst.nan_mismatch} of {worst.numel} element(s) NaN on one side only"
+        if worst.max_abs:
+            text += f"; elsewhere max abs {number_text(worst.max_abs)}"
+    elif worst.status in ("within_tolerance", "exceeds_tolerance"):
         index = list(worst.max_abs_index) if worst.max_abs_index is not None else "-"
         text += f", max abs {number_text(worst.max_abs)} at {index}"
         text += f", max rel {number_text(worst.max_rel)}"

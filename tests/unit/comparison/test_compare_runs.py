@@ -327,3 +327,22 @@ def test_builtin_scenarios_replayed_twice_are_identical(tmp_path: Path) -> None:
     )
     assert len(result.scenarios) >= 3
     assert result.verdict == "identical"
+
+
+def test_nan_on_one_side_is_counted_not_called_a_zero_distance(tmp_path: Path) -> None:
+    """A NaN that only the candidate has: the text says how many, never "max abs 0"."""
+    from reprocheck.report.text import render_text
+
+    def edit(records: dict[str, Any], tensors: dict[str, Any]) -> None:
+        bias = tensors["mlp"]["param/fc.bias"].clone()
+        bias[1] = float("nan")
+        tensors["mlp"]["param/fc.bias"] = bias
+
+    base, cand = pair(tmp_path, edit)
+    result = compare(base, cand)
+    worst = result.scenario("mlp").tensors[0]
+    assert (worst.status, worst.nan_mismatch) == ("nan_mismatch", 1)
+    text = render_text(result)
+    assert "1 of 4 element(s) NaN on one side only" in text
+    assert "max abs 0" not in text
+    assert "largest ULP distance 0" not in text
