@@ -136,7 +136,9 @@ def _content(t: torch.Tensor) -> bytes:
 
     if t.layout != torch.strided or t.device.type == "meta":
         return _NO_CONTENT.encode()
-    flat = t.detach().reshape(-1)
+    # contiguous: a 1-d view with stride 0 (an expanded scalar) reshapes to itself, and its
+    # bytes are not numel * element_size bytes from its data pointer.
+    flat = t.detach().reshape(-1).contiguous()
     n = flat.numel()
     if n == 0:
         return b"empty"

@@ -126,7 +126,9 @@ def describe_outputs(
             continue
         if not contents or t.layout != torch.strided or t.device.type == "meta":
             continue  # no new numbers (a view), no defined bytes, or no memory to read
-        flat = t.detach().reshape(-1)  # contiguous: reshape copies what is not
+        # contiguous(): reshape returns a 1-d strided tensor (x[::2], an expanded scalar)
+        # as it is, and _crc reads numel * element_size bytes from the data pointer.
+        flat = t.detach().reshape(-1).contiguous()
         n = flat.numel()
         if n == 0:
             continue

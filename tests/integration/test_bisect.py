@@ -103,55 +103,6 @@ def test_two_culprits_both_named(ws: Workspace) -> None:
     assert tried <= bound, report["environments"]
 
 
-def test_interaction_of_two_groups_is_stated(ws: Workspace) -> None:
-    """rcpa and rcpb move the numbers only together: no single culprit, an interaction."""
-    old = write_lockfile(ws.root / "pair-old.txt", {**ONE, "rcpa": "1.0", "rcpb": "1.0"}, ws.hashes)
-    new = write_lockfile(ws.root / "pair-new.txt", {**ONE, "rcpa": "2.0", "rcpb": "2.0"}, ws.hashes)
-    done, report = ws.bisect(new, old=old, replay=("pair:build",))
-    assert done.returncode == 1, done.stderr
-    assert report["verdict"] == "interaction"
-    assert culprit_names(report) == [{"rcpa", "rcpb"}]
-    assert report["culprits"][0]["confirmed"] is False
-    labels = {e["label"]: e["verdict"] for e in report["environments"]}
-    assert labels == {
-        "OLD": "baseline",
-        "NEW": "drift",
-        "OLD + rcpa": "no_drift",
-        "OLD + rcpb": "no_drift",
-    }
-
-
-TRAIN = """\
-import torch, reprocheck, rcinit
-
-reprocheck.seed_everything(0)
-model = torch.nn.Linear(4, 2)
-rcinit.init(model)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-with reprocheck.record(model=model, optimizer=optimizer, name="train") as rec:
-    for step in range(2):
-        loss = model(torch.randn(3, 4)).square().mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        rec.step(loss)
-"""
-
-
-def test_own_command_is_bisected(ws: Workspace) -> None:
-    """--command: the user's script, recording through reprocheck.record, in each env."""
-    (ws.root / "train.py").write_text(TRAIN, encoding="utf-8")
-    new = ws.lockfile("new-one", rcinit="2.0", rcalpha="2.0", rcbeta="2.0")
-    done, report = ws.bisect(new, replay=("--command", "python train.py"))
-    assert done.returncode == 1, done.stderr
-    assert report["verdict"] == "culprit"
-    assert culprit_names(report) == [{"rcinit"}]
-    groups = len(report["groups"])
-    tried, bound = len(report["environments"]), math.ceil(math.log2(groups)) + 3
-    print(f"own command: {tried} environments tried for {groups} groups (bound {bound})")
-    assert tried <= bound, report["environments"]
-
-
 def test_no_drift_builds_only_the_two_ends(ws: Workspace) -> None:
     """Also: lockfiles without reprocheck's own requirements (click, deepdiff, safetensors)."""
     old = write_lockfile(ws.root / "lean-old.txt", ONE, ws.hashes, lean=True)
