@@ -146,34 +146,6 @@ reprocheck.nox.matrix(
 """
 
 
-def test_nox_bisect_bisects_the_drifting_environment(ws: Workspace) -> None:
-    """`python -m reprocheck.nox --bisect`: the matrix, then a bisection of what drifts."""
-    locks = ws.root / "lockfiles"
-    locks.mkdir(exist_ok=True)
-    new = ws.lockfile("new-one", rcinit="2.0", rcalpha="2.0", rcbeta="2.0")
-    (locks / "a-old.txt").write_bytes(ws.old.read_bytes())
-    (locks / "b-new.txt").write_bytes(new.read_bytes())
-    (ws.root / "noxfile.py").write_text(NOXFILE, encoding="utf-8")
-    links = " ".join([str(ws.wheels), pip_config_value("find-links") or ""]).strip()
-    env = {**os.environ, "PIP_FIND_LINKS": links, "NO_COLOR": "1"}
-    env.pop("GITHUB_STEP_SUMMARY", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "reprocheck.nox", "--bisect"],
-        cwd=ws.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1500,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output[-4000:]
-    report = json.loads((ws.root / "runs" / "bisect" / "b-new.json").read_text("utf-8"))
-    assert report["verdict"] == "culprit"
-    assert culprit_names(report) == [{"rcinit"}]
-    assert "bisecting a-old -> b-new" in output
-
-
 def test_groups_that_cannot_mix_are_merged(ws: Workspace) -> None:
     """rcneeds 2.0 requires rcalpha>=2: OLD with rcneeds 2.0 alone cannot be resolved."""
     rcneeds = {
