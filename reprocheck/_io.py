@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from reprocheck.errors import InputError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_writable"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_writable",
+    "sweep_temporaries",
+    "temporary_prefix",
+]
 
 
 def check_writable(path: Path) -> Path:
@@ -38,11 +45,16 @@ def check_writable(path: Path) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    A temporary file left by an earlier write that was killed (its process is gone) is
+    removed first, so a rerun leaves the directory as clean as an uninterrupted run.
+    """
     path = Path(path)
     parent = check_writable(path)
+    sweep_temporaries(parent, path.name)  # what an earlier, killed write left
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=parent)
     except OSError as exc:
         raise InputError(
             f"cannot write {path}: {exc.strerror or exc}",
@@ -67,6 +79,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def temporary_prefix(path: Path) -> str:
+    """The name start of a temporary file for ``path``: hidden, and naming this process.
+
+    The pid lets a later run remove the file when this process was killed before it could
+    (see :func:`sweep_temporaries`); SIGKILL runs no cleanup.
+    """
+    return f".{Path(path).name}.pid{os.getpid()}."
+
+
+def sweep_temporaries(directory: Path, name: str) -> None:
+    """Remove temporary files for ``directory/name`` left by processes that are gone."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.pid(\d+)\..*\.tmp$")
+    for stale in Path(directory).glob(f".{name}.pid*.tmp"):
+        match = pattern.match(stale.name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        except OSError:  # alive, owned by someone else
+            continue
 
 
 def _umask() -> int:

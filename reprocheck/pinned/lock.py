@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from reprocheck._io import atomic_write_text
+from reprocheck._io import atomic_write_text, sweep_temporaries, temporary_prefix
 from reprocheck._log import log
 from reprocheck.errors import EnvironmentFailure, InputError
 from reprocheck.pinned.pipcompile import (
@@ -65,12 +64,12 @@ def compile_lockfile(
     output_dir = _output_dir(Path(output_dir), requirements)
     in_path = output_dir / f"{spec.name}.in"
     out_path = output_dir / f"{spec.name}.txt"
+    sweep_temporaries(output_dir, out_path.name)  # what a killed run left (the .in's: its write)
     with _restored_unless_done(in_path):
         atomic_write_text(
             in_path, input_text(spec, requirements=requirements, output_dir=output_dir)
         )
         _readable(in_path)
-        _sweep_temporaries(output_dir, out_path.name)
         with _temporary_beside(out_path) as tmp:
             if out_path.is_file() and not upgrade:
                 tmp.write_bytes(out_path.read_bytes())
@@ -125,9 +124,7 @@ def _restored_unless_done(path: Path) -> Iterator[None]:
 def _temporary_beside(path: Path) -> Iterator[Path]:
     """An empty temporary file next to ``path``, removed afterwards unless moved away."""
     # The pid in the name lets a later run remove this file if this process is killed.
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -135,21 +132,6 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-
-
-def _sweep_temporaries(output_dir: Path, name: str) -> None:
-    """Remove temporary lockfiles left by a killed ``reprocheck lock`` (its pid is gone)."""
-    for stale in output_dir.glob(f".{name}.pid*.tmp"):
-        match = re.match(rf"^\.{re.escape(name)}\.pid(\d+)\.", stale.name)
-        if match is None:
-            continue
-        try:
-            os.kill(int(match[1]), 0)
-        except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        except OSError:  # alive, owned by someone else
-            continue
 
 
 def _readable(path: Path) -> None:
