@@ -25,7 +25,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
 from reprocheck.comparison._bits import same_bytes
-from reprocheck.comparison.numerics import TensorDiff, TensorStatus, compare_tensors, missing
+from reprocheck.comparison.numerics import (
+    TensorDiff,
+    TensorStatus,
+    compare_tensors,
+    layout_mismatch,
+    missing,
+)
 from reprocheck.errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -227,24 +233,18 @@ def _digest_task(
 ) -> Callable[[], TensorDiff]:
     def task() -> TensorDiff:
         infos = records[0].tensors[key], records[1].tensors[key]
-        b_dtype, c_dtype = dtype_name(infos[0].dtype), dtype_name(infos[1].dtype)
-        shape, c_shape = tuple(infos[0].shape), tuple(infos[1].shape)
-        numel = math.prod(shape)
-        if (b_dtype, shape) != (c_dtype, c_shape):
-            return TensorDiff(
-                key=full,
-                status="dtype_mismatch" if b_dtype != c_dtype else "shape_mismatch",
-                dtype=b_dtype,
-                shape=shape,
-                candidate_dtype=c_dtype,
-                candidate_shape=c_shape,
-                numel=numel,
-            )
+        dtype = dtype_name(infos[0].dtype)
+        shape = tuple(infos[0].shape)
+        mismatch = layout_mismatch(
+            full, (dtype, dtype_name(infos[1].dtype)), (shape, tuple(infos[1].shape))
+        )
+        if mismatch is not None:
+            return mismatch
         digests = [
             _digest_of(run, reader, name, key) for run, reader in zip(runs, readers, strict=True)
         ]
         status: TensorStatus = "equal" if digests[0] == digests[1] else "digest_differs"
-        return TensorDiff(key=full, status=status, dtype=b_dtype, shape=shape, numel=numel)
+        return TensorDiff(key=full, status=status, dtype=dtype, shape=shape, numel=math.prod(shape))
 
     return task
 

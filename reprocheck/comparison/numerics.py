@@ -31,6 +31,7 @@ for float64 and integers. Metrics are compared with the same rules, as per-step 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from reprocheck._schema import encode_float, req, req_float, req_int, req_str
@@ -51,6 +52,7 @@ __all__ = [
     "TensorStatus",
     "compare_tensors",
     "dtype_name",
+    "layout_mismatch",
     "missing",
     "ulp_distance",
 ]
@@ -172,6 +174,28 @@ def missing(
     )
 
 
+def layout_mismatch(
+    key: str,
+    dtypes: tuple[str, str],
+    shapes: tuple[tuple[int, ...], tuple[int, ...]],
+    *,
+    tolerance: Tolerance = EXACT,
+) -> TensorDiff | None:
+    """The finding for tensors whose dtype or shape differ (baseline first), else None."""
+    if dtypes[0] == dtypes[1] and shapes[0] == shapes[1]:
+        return None
+    return TensorDiff(
+        key=key,
+        status="dtype_mismatch" if dtypes[0] != dtypes[1] else "shape_mismatch",
+        dtype=dtypes[0],
+        shape=shapes[0],
+        candidate_dtype=dtypes[1],
+        candidate_shape=shapes[1],
+        numel=math.prod(shapes[0]),
+        tolerance=tolerance,
+    )
+
+
 # --- ULP maths ---------------------------------------------------------------------------
 
 
@@ -227,19 +251,15 @@ def compare_tensors(
     """
     import torch
 
-    b_dtype, c_dtype = dtype_name(baseline.dtype), dtype_name(candidate.dtype)
-    shape, c_shape = tuple(baseline.shape), tuple(candidate.shape)
-    if b_dtype != c_dtype or shape != c_shape:
-        return TensorDiff(
-            key=key,
-            status="dtype_mismatch" if b_dtype != c_dtype else "shape_mismatch",
-            dtype=b_dtype,
-            shape=shape,
-            candidate_dtype=c_dtype,
-            candidate_shape=c_shape,
-            numel=baseline.numel(),
-            tolerance=tolerance,
-        )
+    b_dtype, shape = dtype_name(baseline.dtype), tuple(baseline.shape)
+    mismatch = layout_mismatch(
+        key,
+        (b_dtype, dtype_name(candidate.dtype)),
+        (shape, tuple(candidate.shape)),
+        tolerance=tolerance,
+    )
+    if mismatch is not None:
+        return mismatch
     kind = _kind(baseline)
     if kind == "exact":
         tolerance = EXACT
