@@ -8,21 +8,32 @@ from typing import Any, TypeVar
 from reprocheck._schema import encode_float, req, req_list
 from reprocheck.errors import ArtifactError
 
+__all__ = [
+    "json_value",
+    "read_choice",
+    "read_items",
+    "read_nested",
+    "read_opt_str",
+    "read_strs",
+]
+
 T = TypeVar("T")
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     # JSON has no NaN or infinity; write them as strings like the artifacts do.
     if isinstance(value, float):
         return encode_float(value)
     if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
+        return [json_value(v) for v in value]
     return value
 
 
-def _choice(data: Any, key: str, where: str, allowed: tuple[T, ...], *, null: bool = False) -> T:
+def read_choice(
+    data: Any, key: str, where: str, allowed: tuple[T, ...], *, null: bool = False
+) -> T:
     """``data[key]``, which must be one of ``allowed`` (or None when ``null``)."""
     value = req(data, key, object, where)
     if value in allowed or (null and value is None):
@@ -30,23 +41,23 @@ def _choice(data: Any, key: str, where: str, allowed: tuple[T, ...], *, null: bo
     raise ArtifactError(f"{where}: key {key!r} must be one of {', '.join(map(str, allowed))}")
 
 
-def _opt_str(data: Any, key: str, where: str) -> str | None:
+def read_opt_str(data: Any, key: str, where: str) -> str | None:
     value = req(data, key, (str, type(None)), where)
     return None if value is None else str(value)
 
 
-def _nested(cls: Any, data: Any, key: str, where: str) -> Any:
+def read_nested(cls: Any, data: Any, key: str, where: str) -> Any:
     """``cls.from_dict(data[key])``, or None where the key is missing or null."""
     value = data.get(key)
     return None if value is None else cls.from_dict(value, f"{where}.{key}")
 
 
-def _items(data: Any, key: str, where: str, read: Callable[[Any, str], T]) -> tuple[T, ...]:
+def read_items(data: Any, key: str, where: str, read: Callable[[Any, str], T]) -> tuple[T, ...]:
     """Each element of the list ``data[key]``, read by ``read(element, where[i])``."""
     return tuple(read(v, f"{where}.{key}[{i}]") for i, v in enumerate(req_list(data, key, where)))
 
 
-def _strs(data: Any, key: str, where: str) -> tuple[str, ...]:
+def read_strs(data: Any, key: str, where: str) -> tuple[str, ...]:
     values = req_list(data, key, where)
     if not all(isinstance(v, str) for v in values):
         raise ArtifactError(f"{where}: key {key!r} must be a list of strings")

@@ -12,7 +12,14 @@ import dataclasses
 from typing import Any, Literal, TypeVar, get_args
 
 from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_str
-from reprocheck.comparison._fields import _choice, _items, _json_value, _nested, _opt_str, _strs
+from reprocheck.comparison._fields import (
+    read_choice,
+    read_items,
+    json_value,
+    read_nested,
+    read_opt_str,
+    read_strs,
+)
 from reprocheck.comparison.envelope import EnvelopeJudgement
 from reprocheck.comparison.evidence_record import Evidence
 from reprocheck.comparison.numerics import TensorDiff
@@ -70,8 +77,8 @@ class EnvChange:
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
-            "baseline": _json_value(self.baseline),
-            "candidate": _json_value(self.candidate),
+            "baseline": json_value(self.baseline),
+            "candidate": json_value(self.candidate),
             "category": self.category,
         }
 
@@ -125,11 +132,11 @@ class FirstDivergence:
             step=req_int(data, "step", where, minimum=0),
             phase=req_str(data, "phase", where),
             location=req_str(data, "location", where),
-            operator=_opt_str(data, "operator", where),
-            parameter=_opt_str(data, "parameter", where),
-            kind=_choice(data, "kind", where, get_args(Kind), null=True),
-            detail=_opt_str(data, "detail", where),
-            evidence=_nested(Evidence, data, "evidence", where),
+            operator=read_opt_str(data, "operator", where),
+            parameter=read_opt_str(data, "parameter", where),
+            kind=read_choice(data, "kind", where, get_args(Kind), null=True),
+            detail=read_opt_str(data, "detail", where),
+            evidence=read_nested(Evidence, data, "evidence", where),
         )
 
 
@@ -154,7 +161,7 @@ class GrowthPoint:
         return cls(
             step=req_int(data, "step", where, minimum=0),
             max_rel=req_float(data, "max_rel", where),
-            worst=_opt_str(data, "worst", where),
+            worst=read_opt_str(data, "worst", where),
         )
 
 
@@ -191,7 +198,7 @@ class Structural:
         return cls(
             baseline_only=req_int(data, "baseline_only", where, minimum=0),
             candidate_only=req_int(data, "candidate_only", where, minimum=0),
-            examples=_strs(data, "examples", where),
+            examples=read_strs(data, "examples", where),
         )
 
 
@@ -245,9 +252,9 @@ class ScenarioComparison:
                 None if self.first_divergence is None else self.first_divergence.to_dict()
             ),
             "max_ulp": self.max_ulp,
-            "tensors": [_json_value(t.to_dict()) for t in self.tensors],
+            "tensors": [json_value(t.to_dict()) for t in self.tensors],
             "tensor_counts": dict(self.tensor_counts),
-            "metrics": [_json_value(m.to_dict()) for m in self.metrics],
+            "metrics": [json_value(m.to_dict()) for m in self.metrics],
             "growth": [g.to_dict() for g in self.growth],
             "trend": self.trend,
             "structural": self.structural.to_dict(),
@@ -266,21 +273,21 @@ class ScenarioComparison:
         counts = req_dict(data, "tensor_counts", where)
         return cls(
             name=req_str(data, "name", where),
-            verdict=_choice(data, "verdict", where, VERDICTS),
-            kind=_choice(data, "kind", where, get_args(Kind), null=True),
+            verdict=read_choice(data, "verdict", where, VERDICTS),
+            kind=read_choice(data, "kind", where, get_args(Kind), null=True),
             first_divergence=first,
             max_ulp=None if max_ulp is None else req_int(data, "max_ulp", where),
-            tensors=_items(data, "tensors", where, TensorDiff.from_dict),
+            tensors=read_items(data, "tensors", where, TensorDiff.from_dict),
             tensor_counts={k: req_int(counts, k, f"{where}.tensor_counts") for k in counts},
-            metrics=_items(data, "metrics", where, TensorDiff.from_dict),
-            growth=_items(data, "growth", where, GrowthPoint.from_dict),
+            metrics=read_items(data, "metrics", where, TensorDiff.from_dict),
+            growth=read_items(data, "growth", where, GrowthPoint.from_dict),
             trend=req_str(data, "trend", where),
             structural=Structural.from_dict(
                 req_dict(data, "structural", where), f"{where}.structural"
             ),
-            notes=_strs(data, "notes", where),
+            notes=read_strs(data, "notes", where),
             nonfinite=None if data.get("nonfinite") is None else req_str(data, "nonfinite", where),
-            envelope=_nested(EnvelopeJudgement, data, "envelope", where),
+            envelope=read_nested(EnvelopeJudgement, data, "envelope", where),
         )
 
 
@@ -352,12 +359,12 @@ class ComparisonResult:
                 f"{REPORT_SCHEMA_VERSION}"
             )
         return cls(
-            verdict=_choice(data, "verdict", where, VERDICTS),
-            scenarios=_items(data, "scenarios", where, ScenarioComparison.from_dict),
-            environment=_items(data, "environment", where, EnvChange.from_dict),
+            verdict=read_choice(data, "verdict", where, VERDICTS),
+            scenarios=read_items(data, "scenarios", where, ScenarioComparison.from_dict),
+            environment=read_items(data, "environment", where, EnvChange.from_dict),
             baseline=req_str(data, "baseline", where),
             candidate=req_str(data, "candidate", where),
-            mode=_choice(data, "mode", where, get_args(Mode)),
+            mode=read_choice(data, "mode", where, get_args(Mode)),
             summary=req_str(data, "summary", where),
             schema_version=version,
         )
