@@ -13,9 +13,9 @@ from typing import Any, Literal, TypeVar, get_args
 
 from reprocheck._schema import encode_float, req, req_dict, req_float, req_int, req_str
 from reprocheck.comparison._fields import (
+    json_value,
     read_choice,
     read_items,
-    json_value,
     read_nested,
     read_opt_str,
     read_strs,
