@@ -5,7 +5,9 @@ tracing as usual, copies the arguments of one call (a :class:`CallKey`: the n-th
 an operator in a module, phase and step) just before the kernel runs (an in-place
 operator overwrites them) and its outputs just after.
 ``reprocheck repro`` replays the baseline's scenario with one to write a standalone
-reproduction of the first divergent operator.
+reproduction of the first divergent operator; ``reprocheck check`` replays the candidate's
+with one to recompute the call in float64 (:mod:`reprocheck.replay.reference`, through
+:meth:`Captured.call`).
 
 Arguments become a JSON tree (:func:`encode_args`): a tensor is ``{"tensor": "t0", "dtype":
 ..., "shape": ..., "stride": ..., "device": ...}`` whose data, the span of its storage
@@ -19,16 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from reprocheck.errors import ScenarioError
+from reprocheck.model.trace_entry import TraceEntry
 from reprocheck.replay.trace import OpTracer, _mutated, _tensors
 from reprocheck.replay.trace_digest import op_info
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CallKey", "CaptureTracer", "Captured", "encode_args", "rng_states"]
+__all__ = ["CallKey", "CaptureTracer", "Captured", "decode_args", "encode_args", "rng_states"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +61,16 @@ class Captured:
     contents: bool
     mutated: tuple[tuple[int, str, bool], ...] = ()
 
+    def call(self) -> tuple[Any, list[Any], dict[str, Any]]:
+        """The operator and fresh copies of its arguments, to run the call again here."""
+        import torch
+
+        namespace, name, overload = self.op.split(".")
+        func = getattr(getattr(getattr(torch.ops, namespace), name), overload)
+        args = decode_args(self.args["args"], self.inputs)
+        kwargs = {k: decode_args(v, self.inputs) for k, v in self.args["kwargs"].items()}
+        return func, args, kwargs
+
 
 @dataclasses.dataclass(frozen=True)
 class CallKey:
@@ -69,6 +83,18 @@ class CallKey:
     module: str
     op: str
     occurrence: int
+
+    @classmethod
+    def of(cls, trace: Sequence[TraceEntry], entry: TraceEntry) -> CallKey:
+        """The key of ``entry``, one of ``trace``'s calls."""
+        same = (entry.step, entry.phase, entry.module, entry.op)
+        earlier = sum(
+            1
+            for e in trace
+            if (e.step, e.phase, e.module, e.op) == same
+            and (e.step, e.index) < (entry.step, entry.index)
+        )
+        return cls(entry.step, entry.phase, entry.module, entry.op, earlier)
 
 
 class CaptureTracer(OpTracer):
@@ -204,3 +230,20 @@ def _encode_tensor(t: torch.Tensor, tensors: dict[str, torch.Tensor]) -> dict[st
         "stride": list(t.stride()),
         "device": str(t.device),
     }
+
+
+def decode_args(value: Any, inputs: dict[str, torch.Tensor]) -> Any:
+    """The inverse of :func:`encode_args` for one tree: tensors are fresh CPU copies."""
+    import torch
+
+    if isinstance(value, list):
+        return [decode_args(v, inputs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "tensor" in value:
+        span = inputs[value["tensor"]].clone()
+        return torch.as_strided(span, value["shape"], value["stride"], 0)
+    if "float" in value:
+        return float(value["float"])
+    kind, name = next(iter(value.items()))  # dtype, device, layout or memory_format
+    return torch.device(name) if kind == "device" else getattr(torch, name)

@@ -1,7 +1,7 @@
 """How far each side's output of one call is from a float64 reference of the same call.
 
-Given a captured call (:mod:`reprocheck.replay.call_copy`) whose inputs were bitwise equal in
-both runs, run it again here as it ran (the candidate's output) and with every floating
+Given a captured call (:class:`reprocheck.replay.capture.Captured`) whose inputs were bitwise
+equal in both runs, run it again here as it ran (the candidate's output) and with every floating
 input in float64 (the reference), and measure each side's largest distance to the
 reference relative to the reference's largest magnitude: the candidate over its whole
 output, the baseline over the strided sample its trace recorded (the same elements of the
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from reprocheck.model.digest import SAMPLE_SIZE
-from reprocheck.replay.call_copy import CapturedCall
+from reprocheck.replay.capture import Captured
 
 if TYPE_CHECKING:
     import torch
@@ -46,17 +46,18 @@ def _first_float(value: Any) -> torch.Tensor | None:
     return None
 
 
-def _run(call: CapturedCall, dtype: Any) -> torch.Tensor | None:
+def _run(call: Captured, dtype: Any) -> torch.Tensor | None:
     import torch
 
-    kwargs = _converted(call.kwargs, dtype)
+    func, args, kwargs = call.call()
+    kwargs = _converted(kwargs, dtype)
     if dtype is not None and getattr(kwargs.get("dtype"), "is_floating_point", False):
         kwargs["dtype"] = dtype  # a factory call (linspace, arange...) made in float64
     previous = torch.get_default_dtype()
     try:
         if dtype is not None:
             torch.set_default_dtype(dtype)  # a factory call left at the default dtype
-        out = call.func(*_converted(call.args, dtype), **kwargs)
+        out = func(*_converted(args, dtype), **kwargs)
     except (RuntimeError, TypeError, ValueError, NotImplementedError):
         return None  # an operator without a float64 kernel: no reference
     finally:
@@ -66,13 +67,11 @@ def _run(call: CapturedCall, dtype: Any) -> torch.Tensor | None:
 
 
 def reference_distances(
-    call: CapturedCall, baseline_sample: Sequence[float]
+    call: Captured, baseline_sample: Sequence[float]
 ) -> dict[str, float] | None:
     """``{"baseline": ..., "candidate": ...}`` relative distances, or None without a reference."""
     import torch
 
-    if call.func is None:
-        return None
     out = _run(call, None)
     ref = _run(call, torch.float64)
     if out is None or ref is None or out.shape != ref.shape or ref.numel() == 0:

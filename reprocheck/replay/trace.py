@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as _compat
 from reprocheck.model.records import TraceEntry
-from reprocheck.replay.call_copy import keep_if_wanted
 from reprocheck.replay.compiled import plain_name
 from reprocheck.replay.trace_args import describe_args
 from reprocheck.replay.trace_digest import OpInfo, describe_outputs, op_info
@@ -224,7 +223,6 @@ class OpTracer:
         info = op_info(func)
         if self._paused or info.skip:
             return None
-        keep_if_wanted(self._step, self._counters.get(self._step, 0), func, args, kwargs)
         return describe_args(func, args, kwargs, info)
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any, call: Any) -> None:

@@ -3,7 +3,7 @@
 When the first divergence of a scenario is a call whose arguments and inputs were equal in
 both runs but whose output differed, compare of two stored runs can only judge the size of
 the difference. ``check`` replays the scenario here, so it replays it once more, copies
-that call's inputs (replay.call_copy), recomputes the call as it ran and in float64
+that call's inputs (replay.capture), recomputes the call as it ran and in float64
 (replay.reference) and lets each side's distance to the exact result decide: both within
 rounding of it → ``rounding``; one far → ``computation``, naming the side closer to exact.
 """
@@ -36,14 +36,30 @@ def _kernel_change(b: ScenarioRecord, c: ScenarioRecord) -> OpDivergence | None:
 
 
 def _distances(record: ScenarioRecord, op: OpDivergence) -> dict[str, float] | None:
-    from reprocheck.replay import replay_scenario
-    from reprocheck.replay.call_copy import capturing
+    from reprocheck.errors import ScenarioError
+    from reprocheck.replay.capture import CallKey, CaptureTracer
+    from reprocheck.replay.loop import replay
     from reprocheck.replay.reference import reference_distances
+    from reprocheck.scenarios import load_scenario
 
     log(f"recomputing {op.candidate.op} of {record.name} in float64", kind="progress")
-    with capturing(op.candidate.step, op.candidate.index) as call:
-        replay_scenario(record.name, ReplayOptions.for_record(record.config))
-    return reference_distances(call, op.baseline.sample)
+    key = CallKey.of(record.trace, op.candidate)
+    tracers: list[CaptureTracer] = []
+
+    def factory(root: str) -> CaptureTracer:
+        tracers.append(CaptureTracer(root, key))
+        return tracers[-1]
+
+    try:
+        replay(
+            load_scenario(record.name),
+            ReplayOptions.for_record(record.config),
+            tracer_factory=factory,
+        )
+    except ScenarioError:
+        return None  # an argument the capture cannot hold (a sparse tensor...): no reference
+    captured = tracers[0].captured if tracers else None
+    return None if captured is None else reference_distances(captured, op.baseline.sample)
 
 
 def _rejudged(s: ScenarioComparison, b: ScenarioRecord, c: ScenarioRecord) -> ScenarioComparison:

@@ -96,6 +96,7 @@ def write_repro(
     """
     from reprocheck.artifacts.repro_files import building, load_repro_json, write_script
     from reprocheck.artifacts.runs import load_run
+    from reprocheck.replay.capture import CallKey
     from reprocheck.workflows.repro_script import script_text
 
     if python is not None and not Path(python).is_file():
@@ -110,7 +111,7 @@ def write_repro(
     options = _replayable(record, baseline)
     meta = _meta(name, b_entry, c_entry, run_b.fingerprint, record.config.device)
     with building(Path(out)) as tmp:
-        key = _call_key(record.trace, b_entry)
+        key = dataclasses.asdict(CallKey.of(record.trace, b_entry))
         _capture(name, options, key, meta, out=tmp, fingerprint=run_b.fingerprint, python=python)
         written = load_repro_json(tmp)
         write_script(tmp, script_text(written))
@@ -144,24 +145,6 @@ def _replayable(record: ScenarioRecord, baseline: Path) -> ReplayOptions:
             hint="Compare single-process runs of the scenario and repro those.",
         )
     return options
-
-
-def _call_key(trace: Sequence[TraceEntry], entry: TraceEntry) -> dict[str, Any]:
-    """The :class:`~reprocheck.replay.capture.CallKey` of ``entry``, as JSON."""
-    same = (entry.step, entry.phase, entry.module, entry.op)
-    earlier = sum(
-        1
-        for e in trace
-        if (e.step, e.phase, e.module, e.op) == same
-        and (e.step, e.index) < (entry.step, entry.index)
-    )
-    return {
-        "step": entry.step,
-        "phase": entry.phase,
-        "module": entry.module,
-        "op": entry.op,
-        "occurrence": earlier,
-    }
 
 
 def _wanted(run: Run, scenario: str | None) -> list[str]:
