@@ -53,6 +53,29 @@ def test_first_differing_aligned_op_is_named() -> None:
     assert (first.baseline.op, first.baseline.module) == ("aten.relu.default", "m.act")
 
 
+def test_same_calls_pair_in_order_even_where_digests_recur_elsewhere() -> None:
+    """Same operators, shapes and dtypes on both sides: call i pairs with call i.
+
+    The candidate's second call happens to produce the baseline's third output: matching
+    by digest first would pair those two and call the rest one-sided.
+    """
+    b = _trace(
+        ("forward", "m", "aten.mul.Tensor", "a"),
+        ("forward", "m", "aten.mul.Tensor", "b"),
+        ("forward", "m", "aten.mul.Tensor", "c"),
+    )
+    c = _trace(
+        ("forward", "m", "aten.mul.Tensor", "x"),
+        ("forward", "m", "aten.mul.Tensor", "c"),
+        ("forward", "m", "aten.mul.Tensor", "y"),
+    )
+    alignment = align_traces(b, c)
+    assert alignment.structural.count == 0
+    assert alignment.aligned == 3
+    assert alignment.first is not None
+    assert alignment.first.baseline.index == alignment.first.candidate.index == 0
+
+
 def test_op_on_one_side_only_is_structural_and_skipped() -> None:
     """A decomposition change: extra and renamed ops are structural; alignment continues."""
     b = _trace(
