@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -144,6 +145,33 @@ def same_bytes(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.is_floating_point() or a.is_complex():
         return bool(torch.equal(a.view(torch.uint8), b.view(torch.uint8)))
     return bool(torch.equal(a, b))
+
+
+_ROW = 1024
+
+
+def first_argmax(values: torch.Tensor) -> int:
+    """``int(values.argmax())`` of a 1-D tensor (the first largest; a NaN counts as largest).
+
+    torch's argmax is a scalar loop (465 us for 2**18 floats here against 19 us for
+    amax), so a long tensor is viewed as rows: the first row holding the largest value
+    (vectorized row maxima), then the first position inside it, then the tail that fills
+    no row.
+    """
+    n = values.numel()
+    if n < 4 * _ROW:
+        return int(values.argmax())
+    body = n - n % _ROW
+    rows = values[:body].view(-1, _ROW)
+    row = int(rows.amax(1).argmax())
+    at = row * _ROW + int(rows[row].argmax())
+    if body == n:
+        return at
+    best, tail = float(values[at]), values[body:]
+    tail_best = float(tail.amax())
+    if tail_best > best or (math.isnan(tail_best) and not math.isnan(best)):
+        return body + int(tail.argmax())
+    return at
 
 
 def positions(flags: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from reprocheck.comparison._bits import (
     BUCKET_LOW,
     ULP_EXACT_LIMIT,
     bits_of,
+    first_argmax,
     lowered,
     positions,
     same_bytes,
@@ -192,7 +193,7 @@ class Accumulator:
         if value is None:
             value = float(err.amax())
         if value > getattr(self, f"max_{name}"):
-            pos = int(err.argmax())
+            pos = first_argmax(err)
             if idx is not None:  # position among the differing elements -> in the chunk
                 pos = int(idx[pos])
             setattr(self, f"max_{name}", value)
@@ -252,10 +253,10 @@ class Accumulator:
         # nonzero): the count of differing elements, without a separate comparison.
         differing = b.numel() if idx is not None else int(dist.count_nonzero())
         if rel_top >= 1 or int(dist.amin()) < 0:
-            opposite = (b_bits ^ c_bits) < 0
-            if bool(opposite.any()):
+            signs = b_bits ^ c_bits  # negative exactly where the signs differ
+            if int(signs.amin()) < 0:  # one reduction, no bool pass, where none do
                 dist = dist.to(torch.int64)
-                where = opposite.nonzero().squeeze(1)
+                where = (signs < 0).nonzero().squeeze(1)
                 dist[where] = ulp_from_bits(b_bits[where], c_bits[where])
         self.ulp_max = max(self.ulp_max, int(dist.max()))
         self._add_ulps(dist)
