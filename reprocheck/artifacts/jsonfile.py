@@ -10,8 +10,11 @@ schema-version policy: a file's ``kind`` must match and its ``schema_version`` m
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from reprocheck._version import __version__
 from reprocheck.errors import ArtifactError, SchemaVersionError
 from reprocheck.model.formats import SCHEMA_VERSION
 
-__all__ = ["check_schema", "dumps", "load_json"]
+__all__ = ["check_schema", "dumps", "gc_paused", "load_json"]
 
 _MAX_JSON_BYTES = 512 * 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -29,6 +32,25 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 def dumps(data: Any) -> str:
     """Canonical JSON: sorted keys, two-space indent, no NaN tokens, trailing newline."""
     return json.dumps(data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while an artifact's records are built.
+
+    A large model's records hold hundreds of thousands of small objects (a 67M GPT's
+    trace: 8,500 calls with their shapes and arguments), none of them in a cycle; the
+    collections their allocation triggers, each walking every object the process holds
+    (torch's included), took 0.15-0.2 s of 0.4 s loading two such runs here. Reference
+    counting still frees everything; the collector resumes (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_json(path: Path, what: str) -> Any:

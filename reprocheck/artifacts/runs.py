@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reprocheck._schema import req, req_list, req_str
-from reprocheck.artifacts.jsonfile import check_schema, load_json
+from reprocheck.artifacts.jsonfile import check_schema, gc_paused, load_json
 from reprocheck.artifacts.keep import KEEP_MODES, kept
 from reprocheck.artifacts.tensorfile import check_regular_file
 from reprocheck.artifacts.tensorreader import TensorReader
@@ -140,7 +140,11 @@ class Run:
 
 def load_run(path: Path) -> Run:
     """Read and validate a run directory. Raises ArtifactError for anything amiss."""
-    path = Path(path)
+    with gc_paused():
+        return _load_run(Path(path))
+
+
+def _load_run(path: Path) -> Run:
     if not path.exists():
         raise ArtifactError(
             f"run directory {path} does not exist",

@@ -183,14 +183,17 @@ class _Pair:
         raw_c = rc.read_raw(key, buffers[1]) if later is None else later.result()
         recorded = rb.recorded_digest(key)
         check: Future[None] | None = None
-        if recorded is None or recorded != rc.recorded_digest(key) or not same_bytes(raw_b, raw_c):
+        same = None
+        if recorded is not None and recorded == rc.recorded_digest(key):
+            same = same_bytes(raw_b, raw_c)
+        if not same:
             if split:
                 check = self.helpers.submit(rc.verify, key, raw_c)
             else:
                 rc.verify(key, raw_c)
         bt = _checked(rb, self.records[0], key, rb.as_tensor(key, raw_b))
         ct = _checked(rc, self.records[1], key, rc.as_tensor(key, raw_c))
-        diff = compare_tensors(full, bt, ct, tolerance)
+        diff = compare_tensors(full, bt, ct, tolerance, bits_equal=same)
         if check is not None:
             check.result()  # a corrupt candidate is an error, never a verdict
         return diff
