@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from reprocheck._compat import torch as compat
@@ -17,7 +18,16 @@ from reprocheck.model.digest import tensor_digest
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["batch_digest", "buffer_state", "first_nonfinite", "norm_operands"]
+__all__ = [
+    "batch_digest",
+    "buffer_state",
+    "digests_and_norms",
+    "first_nonfinite",
+    "norm_operands",
+]
+
+#: Tensors of at least this many bytes in all are digested beside their norms.
+_BESIDE = 1 << 23
 
 
 def norm_operands(tensors: Any) -> list[torch.Tensor]:
@@ -34,6 +44,32 @@ def norm_operands(tensors: Any) -> list[torch.Tensor]:
             t = (t if t.layout == torch.sparse_coo else t.to_sparse()).coalesce().values()
         out.append(t)
     return out
+
+
+def digests_and_norms(
+    named: Mapping[str, torch.Tensor],
+) -> tuple[dict[str, str], list[float]]:
+    """Each tensor's digest (by name) and 2-norm (in order), the recording of every step.
+
+    For CPU tensors the digests run on a helper thread (CRC-32 releases the GIL) while
+    the norms take this one, where :func:`~reprocheck._compat.torch.stable_norms` holds
+    torch to a single thread: two cores at work instead of one (a 67M model's
+    parameters here: 25 ms -> 15 ms, twice a step). Tensors on an accelerator are read
+    on this thread only, in its stream order; so are small models' tensors, where
+    starting a thread would cost more than it saves.
+    """
+    tensors = list(named.values())
+
+    def digests() -> dict[str, str]:
+        return {name: tensor_digest(t) for name, t in named.items()}
+
+    small = sum(t.numel() * t.element_size() for t in tensors) < _BESIDE
+    if small or len(tensors) < 2 or any(t.device.type != "cpu" for t in tensors):
+        return digests(), compat.stable_norms(norm_operands(tensors))
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        pending = helper.submit(digests)
+        norms = compat.stable_norms(norm_operands(tensors))
+        return pending.result(), norms
 
 
 def first_nonfinite(

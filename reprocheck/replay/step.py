@@ -21,13 +21,18 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from reprocheck._compat import torch as compat
 from reprocheck._log import log
 from reprocheck.errors import ScenarioError
 from reprocheck.model.digest import tensor_digest
 from reprocheck.model.records import NonFinite, StepRecord
 from reprocheck.replay.compiled import plain_name
-from reprocheck.replay.observe import batch_digest, buffer_state, first_nonfinite, norm_operands
+from reprocheck.replay.observe import (
+    batch_digest,
+    buffer_state,
+    digests_and_norms,
+    first_nonfinite,
+    norm_operands,
+)
 from reprocheck.scenarios import describe_error
 from reprocheck.scenarios.api import Scenario
 
@@ -41,6 +46,7 @@ __all__ = [
     "Trainer",
     "batch_digest",
     "buffer_state",
+    "digests_and_norms",
     "first_nonfinite",
     "norm_operands",
     "phase",
@@ -95,17 +101,15 @@ class Trainer:
         lr = float(self.scenario.optimizers[0].param_groups[0]["lr"])
         # Before the optimizer phase: clipping rescales the gradients in place.
         grads = {n: p.grad for n, p in self.params.items() if p.grad is not None}
-        grad_digests = {n: tensor_digest(g) for n, g in grads.items()}
-        grad_norms = compat.stable_norms(norm_operands(grads.values()))
+        grad_digests, grad_norms = digests_and_norms(grads)
         self.optimize(step, tracer, step_loss)
         metrics = self._metrics(step, local, loss)
-        param_digests = self.param_digests()
+        param_digests, norms = digests_and_norms(self.params)
         loss_value = step_loss
         if self.dist is not None:
             loss_value, metrics = self._across_ranks(
                 self.dist, step, loss_value, metrics, param_digests
             )
-        norms = compat.stable_norms(norm_operands(self.params.values()))
         if self.first_nonfinite is None:
             self._note_nonfinite(step, step_loss, (grads, grad_norms), norms)
         buffer_digests, buffer_norms = self.buffer_state()

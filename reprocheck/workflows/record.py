@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprocheck._compat import torch as compat
 from reprocheck.errors import InputError
 from reprocheck.model.digest import dtype_name, tensor_digest
 from reprocheck.model.records import (
@@ -54,7 +53,7 @@ from reprocheck.model.records import (
     TensorInfo,
 )
 from reprocheck.replay.compiled import CompileWatch, plain_name
-from reprocheck.replay.step import batch_digest, buffer_state, first_nonfinite, norm_operands
+from reprocheck.replay.step import batch_digest, buffer_state, digests_and_norms, first_nonfinite
 from reprocheck.workflows.seeding import last_seed
 
 if TYPE_CHECKING:
@@ -259,8 +258,7 @@ class Recorder:
         if not state.taken:  # no optimizer.step() seen: the gradients left now
             self._take_grads(state)
         loss_value = _number(loss)
-        digests = self._param_digests()
-        norms = compat.stable_norms(norm_operands(self.params.values()))
+        digests, norms = digests_and_norms(self.params)
         if self._nonfinite is None:
             norm_of = dict(zip(self.params, norms, strict=True))
             what = (
@@ -289,8 +287,7 @@ class Recorder:
     def _take_grads(self, state: _StepState) -> None:
         grads = {n: p.grad for n, p in self.params.items() if p.grad is not None}
         state.taken = True
-        state.grad_digests = {n: tensor_digest(g) for n, g in grads.items()}
-        state.grad_norms = compat.stable_norms(norm_operands(grads.values()))
+        state.grad_digests, state.grad_norms = digests_and_norms(grads)
         norm_of = dict(zip(grads, state.grad_norms, strict=True))
         state.grad_nonfinite = first_nonfinite(None, norm_of, grads, "grad of ")
         if self.optimizer is not None:
