@@ -35,6 +35,8 @@ CHUNK = 1 << 18
 # tensor); many go straight into the histogram so memory stays bounded.
 _PENDING_CAP = 1 << 16
 _DIRECT = 1 << 12
+# Elements probed to choose how the first chunk is examined.
+_PROBE = 1 << 12
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -67,7 +69,9 @@ class Accumulator:
         self.max_abs = self.max_rel = -1.0
         self.max_abs_at = self.max_rel_at = -1
         self.ulp_max = 0
-        self.dense = True  # start by examining whole chunks; the first chunk corrects it
+        # Whole chunks where most elements differ, else the differing ones by index:
+        # guessed from the first elements, corrected by every chunk (see add_chunk).
+        self.dense = self._mostly_differs(_PROBE)
         self.atol_work: float | None = None
         # ULP distances: equal elements are counted in ulp_zeros; few distances are kept
         # as values (pending: exact quantiles, cheap for small tensors), many are counted
@@ -85,6 +89,13 @@ class Accumulator:
             self.wide = torch.float32
         else:
             self.wide = torch.float64
+
+    def _mostly_differs(self, n: int) -> bool:
+        """Whether more than a quarter of the first ``n`` elements differ bitwise."""
+        differs = self.b_bits[:n] != self.c_bits[:n]
+        if self.kind == "complex":
+            differs = differs.any(dim=1)
+        return int(differs.count_nonzero()) > differs.numel() // 4
 
     def bits_equal(self) -> bool:
         """Whether every bit pattern matches (the fast path: one pass, no temporaries)."""

@@ -448,3 +448,34 @@ def test_float8_neighbours_are_one_ulp_and_exceed_exact_tolerance() -> None:
     assert ulp_distance(base, cand).tolist() == [1, 0]
     diff = compare_tensors("k", base, cand, Tolerance(0.0, 0.0))
     assert (diff.status, diff.ulp_max, diff.max_abs_index) == ("exceeds_tolerance", 1, (0,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**16),
+    st.floats(0, 1),
+    st.sampled_from([torch.float32, torch.float64, torch.bfloat16]),
+)
+def test_first_chunk_whole_or_by_index_gives_the_same_statistics(
+    seed: int, share: float, dtype: torch.dtype
+) -> None:
+    """How the first chunk is examined (guessed from a probe) never changes the result."""
+    from reprocheck.comparison._chunked import Accumulator
+
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(300, generator=g).to(dtype)
+    moved = torch.rand(300, generator=g) < share
+    cand = base.clone()
+    cand[moved] = (
+        base[moved].double()
+        * (1 + 1e-3 * torch.randn(int(moved.sum()), generator=g, dtype=torch.float64))
+    ).to(dtype)
+    cand[::37] = -cand[::37]  # some sign flips, too
+    results = []
+    for start_dense in (True, False):
+        acc = Accumulator(base, cand, "float", DEFAULT)
+        acc.dense = start_dense
+        for start in range(0, 300, 64):
+            acc.add_chunk(start, min(start + 64, 300))
+        results.append(acc.stats((300,)))
+    assert results[0] == results[1]
