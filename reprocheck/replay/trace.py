@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from reprocheck._compat import torch as _compat
 from reprocheck.model.records import TraceEntry
 from reprocheck.replay.compiled import plain_name
-from reprocheck.replay.trace_args import describe_args
+from reprocheck.replay.trace_args import describe_args, remember_content
 from reprocheck.replay.trace_digest import OpInfo, describe_outputs, op_info
 
 if TYPE_CHECKING:
@@ -239,7 +239,9 @@ class OpTracer:
         index = self._counters.get(self._step, 0)
         self._counters[self._step] = index + 1
         shapes = tuple(tuple(t.shape) for t in tensors)
-        digest, (absmax, mean, sample) = describe_outputs(tensors, shapes, out, info)
+        digest, (absmax, mean, sample) = describe_outputs(
+            tensors, shapes, out, info, remember_content
+        )
         self._entries.append(
             TraceEntry(
                 step=self._step,

@@ -32,7 +32,7 @@ from reprocheck.replay.trace_digest import EXACT_BYTES, SUBSET_ELEMENTS, OpInfo
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CallArgs", "describe_args", "jsonable"]
+__all__ = ["CallArgs", "describe_args", "jsonable", "remember_content"]
 
 _SPECS: dict[Any, tuple[tuple[str, bool, bool, Any], ...]] = {}
 _NO_CONTENT = "shape-only"
@@ -110,7 +110,7 @@ def describe_args(func: Any, args: Any, kwargs: Any, info: OpInfo) -> CallArgs:
     return CallArgs(shown, h.hexdigest() if dtypes else "", tuple(dtypes))
 
 
-def _remember(t: torch.Tensor, content: bytes) -> None:
+def remember_content(t: torch.Tensor, content: bytes) -> None:
     """Keep ``content`` as what :func:`_content` gives for ``t`` while it is unchanged."""
     if len(_SEEN) >= _SEEN_MAX:
         _SEEN.clear()
@@ -124,7 +124,7 @@ def _cached_content(t: torch.Tensor) -> bytes:
     if seen is not None and seen[0]() is t and seen[1] == tensor_version(t):
         return seen[2]
     content = _content(t)
-    _remember(t, content)
+    remember_content(t, content)
     return content
 
 

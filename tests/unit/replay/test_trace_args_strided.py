@@ -19,3 +19,41 @@ def test_a_strided_slice_is_digested_by_its_elements() -> None:
     base = torch.arange(8, dtype=torch.float32)
     assert _content(base[::2]) == _content(base[::2].clone())
     assert crc_of(base[::2].contiguous()) == crc_of(torch.tensor([0.0, 2.0, 4.0, 6.0]))
+
+
+def test_an_outputs_remembered_content_is_its_content_as_an_input() -> None:
+    """describe_outputs hands over exactly what describe_args would digest for the tensor.
+
+    Small and large floats (a large one: min, max and a strided subset), integers, bools,
+    a NaN in a large tensor, a strided result: the next call reading the output reuses the
+    bytes, so they must be _content's bit for bit.
+    """
+    from reprocheck.replay.trace_digest import describe_outputs, op_info
+
+    g = torch.Generator().manual_seed(0)
+    big = torch.randn(50_000, generator=g)
+    with_nan = big.clone()
+    with_nan[777] = float("nan")
+    outputs = [
+        torch.randn(5, generator=g),
+        big,
+        with_nan,
+        big.to(torch.float64),
+        torch.randint(0, 9, (100_000,), generator=g),
+        torch.rand(40, generator=g) > 0.5,
+        torch.arange(20.0)[::3],
+        -torch.zeros(30_000),
+    ]
+    told: list[tuple[torch.Tensor, bytes]] = []
+    info = op_info(torch.ops.aten.add.Tensor)
+    describe_outputs(
+        outputs,
+        tuple(tuple(t.shape) for t in outputs),
+        outputs,
+        info,
+        lambda t, content: told.append((t, content)),
+    )
+    assert len(told) == len(outputs)
+    assert all(t is out for (t, _), out in zip(told, outputs, strict=True))
+    for t, content in told:
+        assert content == _content(t)
