@@ -70,8 +70,9 @@ class Accumulator:
         self.max_abs_at = self.max_rel_at = -1
         self.ulp_max = 0
         # Whole chunks where most elements differ, else the differing ones by index:
-        # guessed from the first elements, corrected by every chunk (see add_chunk).
-        self.dense = self._mostly_differs(_PROBE)
+        # guessed from the first elements by the first chunk (bitwise-equal tensors never
+        # get there), corrected by every chunk (see add_chunk).
+        self.dense: bool | None = None
         self.atol_work: float | None = None
         # ULP distances: equal elements are counted in ulp_zeros; few distances are kept
         # as values (pending: exact quantiles, cheap for small tensors), many are counted
@@ -108,6 +109,8 @@ class Accumulator:
         differ, examine the whole chunk at once (equal elements add zeros everywhere);
         where few do, gather the differing ones by index first.
         """
+        if self.dense is None:
+            self.dense = self._mostly_differs(_PROBE)
         size = stop - start
         b, c = self.b[start:stop], self.c[start:stop]
         fast = self.kind == "float" and b.element_size() > 1

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
@@ -118,30 +117,28 @@ class _Buffers:
 
     Reading into memory already mapped skips a fresh allocation's page faults (about
     half the cost of reading a tensor from the page cache here). One pair is in flight
-    at a time, so in-use buffers never exceed ``limit``; idle ones are dropped when a
-    new one would not fit.
+    at a time, taken and given back on the comparing thread (helpers only read into
+    them), so in-use buffers never exceed ``limit``; idle ones are dropped when a new
+    one would not fit.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit, self.total = limit, 0
         self.idle: list[torch.Tensor] = []
-        self.lock = threading.Lock()
 
     def take(self, n: int) -> torch.Tensor:
         import torch
 
-        with self.lock:
-            fits = [i for i, b in enumerate(self.idle) if b.numel() >= n]
-            if fits:  # the smallest that fits (by position: tensors do not compare)
-                return self.idle.pop(min(fits, key=lambda i: self.idle[i].numel()))
-            while self.idle and self.total + n > self.limit:
-                self.total -= self.idle.pop(0).numel()
-            self.total += n
+        fits = [i for i, b in enumerate(self.idle) if b.numel() >= n]
+        if fits:  # the smallest that fits (by position: tensors do not compare)
+            return self.idle.pop(min(fits, key=lambda i: self.idle[i].numel()))
+        while self.idle and self.total + n > self.limit:
+            self.total -= self.idle.pop(0).numel()
+        self.total += n
         return torch.empty(n, dtype=torch.uint8)
 
     def give(self, buffer: torch.Tensor) -> None:
-        with self.lock:
-            self.idle.append(buffer)
+        self.idle.append(buffer)
 
 
 class _Pair:
