@@ -131,11 +131,12 @@ class Run:
     def open_tensors(self, name: str) -> Iterator[TensorReader]:
         """Open one scenario's final tensors for lazy reading."""
         infos = self.records[name].tensors
-        yield TensorReader(
+        with TensorReader(
             self.tensor_path(name),
             {key: info for key, info in infos.items() if kept(self.keep, key)},
             header_digest=self._header_digests.get(name),
-        )
+        ) as reader:
+            yield reader
 
 
 def load_run(path: Path) -> Run:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from reprocheck.errors import ArtifactError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TensorReader"]
+__all__ = ["TensorReader", "raw_bytes"]
 
 #: One read at most this long (Linux reads at most about 2 GiB per call).
 _READ_CHUNK = 1 << 30
@@ -64,6 +65,61 @@ class TensorReader:
             raise ArtifactError(
                 f"tensor file {path} lacks tensor {missing[0]!r} named in its record"
             )
+        self._fd: int | None = None
+        self._fd_lock = threading.Lock()
+
+    def __enter__(self) -> TensorReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file :meth:`read_range` keeps open (reading again reopens it)."""
+        with self._fd_lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def dtype_and_shape(self, key: str) -> tuple[str, tuple[int, ...]]:
+        """Tensor ``key``'s dtype name and shape, as its header declares (and its record)."""
+        entry = self._entry(key)
+        return entry.dtype, tuple(entry.shape)
+
+    def read_range(self, key: str, start: int, out: torch.Tensor) -> None:
+        """Bytes ``[start, start + out.numel())`` of tensor ``key`` into ``out`` (uint8,
+        contiguous): one piece of a tensor read in pieces, not yet checked against its
+        digest (the caller carries a CRC-32 over the pieces to :meth:`check_crc`).
+
+        One positioned read on a descriptor kept open until :meth:`close`; several
+        threads may read at once (no shared file position).
+        """
+        entry = self._entry(key)
+        n = out.numel()
+        if start < 0 or start + n > entry.nbytes:
+            raise ValueError(f"bytes {start}..{start + n} lie outside tensor {key!r}")
+        if n:
+            self._pread(key, entry.offset + start, raw_bytes(out))
+
+    def check_crc(self, key: str, value: int) -> None:
+        """Check the CRC-32 of tensor ``key``'s bytes, computed by the caller, against the
+        record's digest (if it holds one); raises like :meth:`verify`."""
+        recorded = self.recorded_digest(key)
+        if recorded is None:
+            return
+        digest = format_digest(value)
+        if digest != recorded:
+            raise ArtifactError(
+                f"corrupt artifact: tensor {key!r} in {self.path} does not match the "
+                f"digest its record holds ({digest}, recorded {recorded})",
+                hint=CORRUPT_HINT,
+            )
+
+    def _descriptor(self) -> int:
+        with self._fd_lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            return self._fd
 
     def keys(self) -> list[str]:
         """Tensor names, sorted."""
@@ -118,16 +174,8 @@ class TensorReader:
         Raises:
             ArtifactError: they differ: "corrupt artifact", naming the file and tensor.
         """
-        recorded = self.recorded_digest(key)
-        if recorded is None:
-            return
-        digest = format_digest(crc32(_bytes_of(raw)))
-        if digest != recorded:
-            raise ArtifactError(
-                f"corrupt artifact: tensor {key!r} in {self.path} does not match the "
-                f"digest its record holds ({digest}, recorded {recorded})",
-                hint=CORRUPT_HINT,
-            )
+        if self.recorded_digest(key) is not None:
+            self.check_crc(key, crc32(raw_bytes(raw)))
 
     def _entry(self, key: str) -> TensorEntry:
         entry = self._entries.get(key)
@@ -145,21 +193,23 @@ class TensorReader:
         return entry
 
     def _read_into(self, key: str, entry: TensorEntry, out: torch.Tensor) -> None:
-        view = _bytes_of(out)
-        done = 0
+        self._pread(key, entry.offset, raw_bytes(out))
+
+    def _pread(self, key: str, position: int, view: memoryview) -> None:
+        """Fill ``view`` from file offset ``position`` (positioned reads, GIL released)."""
+        done, n = 0, len(view)
         try:
-            with open(self.path, "rb", buffering=0) as handle:
-                handle.seek(entry.offset)
-                while done < entry.nbytes:
-                    got = handle.readinto(view[done : done + _READ_CHUNK])
-                    if not got:
-                        break
-                    done += got
+            fd = self._descriptor()
+            while done < n:
+                got = os.preadv(fd, [view[done : done + _READ_CHUNK]], position + done)
+                if not got:
+                    break
+                done += got
         except OSError as exc:
             raise ArtifactError(
                 f"tensor {key!r} in {self.path} cannot be read: {exc.strerror or exc}"
             ) from None
-        if done != entry.nbytes:  # the file shrank since its header was checked
+        if done != n:  # the file shrank since its header was checked
             raise ArtifactError(f"tensor {key!r} in {self.path} is cut short (truncated?)")
 
     def _check_size(self, key: str, entry: TensorEntry) -> None:
@@ -174,7 +224,7 @@ class TensorReader:
             )
 
 
-def _bytes_of(raw: torch.Tensor) -> memoryview:
+def raw_bytes(raw: torch.Tensor) -> memoryview:
     """A writable view of a contiguous uint8 tensor's memory (no copy, no numpy)."""
     if raw.numel() == 0:
         return memoryview(bytearray())

@@ -74,7 +74,8 @@ class TensorSet:
     @contextlib.contextmanager
     def open(self) -> Iterator[TensorReader]:
         """Open the tensors for lazy, one-at-a-time reading."""
-        yield TensorReader(self.path / TENSORS, self.tensors)
+        with TensorReader(self.path / TENSORS, self.tensors) as reader:
+            yield reader
 
 
 def cpu_tensors(tensors: Mapping[str, Any]) -> dict[str, torch.Tensor]:

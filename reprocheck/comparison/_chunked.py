@@ -25,9 +25,10 @@ from reprocheck.comparison._bits import (
 if TYPE_CHECKING:
     import torch
 
+    from reprocheck.comparison._fused import Folded
     from reprocheck.comparison.policy import Tolerance
 
-__all__ = ["CHUNK", "Accumulator"]
+__all__ = ["CHUNK", "Accumulator", "Tally"]
 
 # Small enough that a chunk's temporaries stay in cache.
 CHUNK = 1 << 18
@@ -47,7 +48,137 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(index))
 
 
-class Accumulator:
+class Tally:
+    """The statistics of one pair, however they were gathered (torch chunks or the native
+    kernel), and the TensorDiff fields they give."""
+
+    def __init__(
+        self,
+        numel: int,
+        kind: Literal["float", "complex", "exact"],
+        *,
+        pending_cap: int = _PENDING_CAP,
+    ) -> None:
+        self.numel, self.kind, self.pending_cap = numel, kind, pending_cap
+        self.n_diff = self.n_exceed = self.nan_mismatch = 0
+        self.max_abs = self.max_rel = -1.0
+        self.max_abs_at = self.max_rel_at = -1
+        self.ulp_max = 0
+        # ULP distances: equal elements are counted in ulp_zeros; few distances are kept
+        # as values (pending: exact quantiles, cheap for small tensors), many are counted
+        # into a histogram (slot v below 2**16, then log2 buckets) so memory stays bounded.
+        self.ulp_zeros = 0
+        self.pending: list[torch.Tensor] = []
+        self.pending_n = 0
+        self.histogram: torch.Tensor | None = None
+
+    def take(self, folded: Folded) -> None:
+        """Hold what the native kernel gathered (:mod:`reprocheck.comparison._fused`)."""
+        self.n_diff, self.n_exceed, self.ulp_max = folded.n_diff, folded.n_exceed, folded.ulp_max
+        self.max_abs, self.max_abs_at = folded.max_abs, folded.max_abs_at
+        self.max_rel, self.max_rel_at = folded.max_rel, folded.max_rel_at
+        self.histogram = folded.histogram
+
+    def _add_ulps(self, dist: torch.Tensor) -> None:
+        """Count many distances at once; keep few as values (see _PENDING_CAP)."""
+        import torch
+
+        if dist.numel() >= _DIRECT:
+            self._count(dist)
+            return
+        self.pending.append(dist.to(torch.int64))
+        self.pending_n += dist.numel()
+        if self.pending_n > self.pending_cap:
+            self._count(torch_cat([p.to(torch.int64) for p in self.pending]))
+            self.pending, self.pending_n = [], 0
+
+    def _count(self, values: torch.Tensor) -> None:
+        """Add ULP distances to the histogram: slot v for v < 2**16, then log2 buckets."""
+        import torch
+
+        slots = values
+        if self.ulp_max >= ULP_EXACT_LIMIT:
+            values = values.to(torch.int64)
+            low = torch.tensor(BUCKET_LOW, dtype=torch.int64, device=values.device)
+            large = values >= ULP_EXACT_LIMIT
+            slots = values.clone()
+            slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
+        if self.histogram is None:
+            size = ULP_EXACT_LIMIT + len(BUCKET_LOW)
+            self.histogram = torch.zeros(size, dtype=torch.int64, device=values.device)
+        # No minlength: distances are usually small, so the counts are short.
+        counts = torch.bincount(slots)
+        self.histogram[: counts.numel()] += counts
+
+    def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """numpy's default ("linear") quantiles of all ULP distances, zeros included."""
+        import torch
+
+        ordered = torch.zeros(0, dtype=torch.int64)
+        cumulative: torch.Tensor | None = None
+        if self.histogram is None:
+            total = self.ulp_zeros + self.pending_n
+            if self.pending:
+                ordered = lowered(torch.sort(torch_cat(self.pending)).values.cpu())
+        else:
+            if self.pending:
+                self._count(torch_cat(self.pending))
+                self.pending, self.pending_n = [], 0
+            cumulative = torch.cumsum(self.histogram, 0).cpu()
+            total = self.ulp_zeros + int(cumulative[-1])
+
+        def at(rank: int) -> float:
+            if rank < self.ulp_zeros:
+                return 0.0
+            rank -= self.ulp_zeros
+            if cumulative is None:
+                return float(ordered[rank])
+            slot = int(torch.searchsorted(cumulative, rank, right=True))
+            return float(slot if slot < ULP_EXACT_LIMIT else BUCKET_LOW[slot - ULP_EXACT_LIMIT])
+
+        result = []
+        for q in qs:
+            pos = q * (total - 1)
+            low = math.floor(pos)
+            lo_value, hi_value = at(low), at(min(low + 1, total - 1))
+            result.append(lo_value + (hi_value - lo_value) * (pos - low))
+        return result
+
+    def equal_stats(self) -> dict[str, Any]:
+        """TensorDiff fields for bitwise-equal tensors."""
+        stats: dict[str, Any] = {"status": "equal", "numel": self.numel}
+        if self.kind == "float" and self.numel:
+            stats.update(ulp_max=0, ulp_median=0.0, ulp_p99=0.0)
+        return stats
+
+    def stats(self, shape: tuple[int, ...]) -> dict[str, Any]:
+        """TensorDiff fields after every chunk was added."""
+        if self.nan_mismatch:
+            status = "nan_mismatch"
+        elif self.n_exceed:
+            status = "exceeds_tolerance"
+        else:
+            status = "within_tolerance"
+        stats: dict[str, Any] = {
+            "status": status,
+            "numel": self.numel,
+            "n_diff": self.n_diff,
+            "share_diff": self.n_diff / self.numel,
+            "n_exceed": self.n_exceed,
+            "nan_mismatch": self.nan_mismatch,
+            "max_abs": max(self.max_abs, 0.0),
+            "max_rel": max(self.max_rel, 0.0),
+            "max_abs_index": None if self.max_abs < 0 else _unravel(self.max_abs_at, shape),
+            "max_rel_index": None if self.max_rel < 0 else _unravel(self.max_rel_at, shape),
+        }
+        has_ulps = self.ulp_zeros or self.pending_n or self.histogram is not None
+        if self.kind == "float" and has_ulps:
+            median, p99 = self._quantiles((0.5, 0.99))
+            stats.update(ulp_max=self.ulp_max, ulp_median=median, ulp_p99=p99)
+        return stats
+
+
+class Accumulator(Tally):
     """Statistics of two flat tensors of one dtype, fed chunk by chunk."""
 
     def __init__(
@@ -61,26 +192,14 @@ class Accumulator:
     ) -> None:
         import torch
 
-        self.pending_cap = pending_cap
-        self.b, self.c, self.kind, self.tol = baseline, candidate, kind, tolerance
+        super().__init__(baseline.numel(), kind, pending_cap=pending_cap)
+        self.b, self.c, self.tol = baseline, candidate, tolerance
         self.b_bits, self.c_bits = bits_of(baseline, kind), bits_of(candidate, kind)
-        self.numel = baseline.numel()
-        self.n_diff = self.n_exceed = self.nan_mismatch = 0
-        self.max_abs = self.max_rel = -1.0
-        self.max_abs_at = self.max_rel_at = -1
-        self.ulp_max = 0
         # Whole chunks where most elements differ, else the differing ones by index:
         # guessed from the first elements by the first chunk (bitwise-equal tensors never
         # get there), corrected by every chunk (see add_chunk).
         self.dense: bool | None = None
         self.atol_work: float | None = None
-        # ULP distances: equal elements are counted in ulp_zeros; few distances are kept
-        # as values (pending: exact quantiles, cheap for small tensors), many are counted
-        # into a histogram (slot v below 2**16, then log2 buckets) so memory stays bounded.
-        self.ulp_zeros = 0
-        self.pending: list[torch.Tensor] = []
-        self.pending_n = 0
-        self.histogram: torch.Tensor | None = None
         # Working precision for the reported errors: float32 for 8/16/32-bit floats (a
         # few ULP of rounding in a reported maximum is immaterial, and it halves the
         # memory traffic), float64 for float64 and integers, complex128 for complex.
@@ -97,6 +216,22 @@ class Accumulator:
         if self.kind == "complex":
             differs = differs.any(dim=1)
         return int(differs.count_nonzero()) > differs.numel() // 4
+
+    def fold_native(self) -> bool:
+        """Every statistic in one native pass (:mod:`reprocheck.comparison._fused`).
+
+        False, having changed nothing, where the kernel is not built, the dtype is not
+        float32/float64, or a differing element is NaN or Inf: then :meth:`add_chunk`.
+        """
+        from reprocheck.comparison import _fused
+
+        if self.kind != "float":
+            return False
+        folded = _fused.fold(self.b, self.c, self.tol.rtol, self.tol.atol)
+        if folded is None:
+            return False
+        self.take(folded)
+        return True
 
     def bits_equal(self) -> bool:
         """Whether every bit pattern matches (the fast path: one pass, no temporaries)."""
@@ -293,101 +428,3 @@ class Accumulator:
             return
         self.ulp_max = max(self.ulp_max, int(dist.max()))
         self._add_ulps(dist)
-
-    def _add_ulps(self, dist: torch.Tensor) -> None:
-        """Count many distances at once; keep few as values (see _PENDING_CAP)."""
-        import torch
-
-        if dist.numel() >= _DIRECT:
-            self._count(dist)
-            return
-        self.pending.append(dist.to(torch.int64))
-        self.pending_n += dist.numel()
-        if self.pending_n > self.pending_cap:
-            self._count(torch_cat([p.to(torch.int64) for p in self.pending]))
-            self.pending, self.pending_n = [], 0
-
-    def _count(self, values: torch.Tensor) -> None:
-        """Add ULP distances to the histogram: slot v for v < 2**16, then log2 buckets."""
-        import torch
-
-        slots = values
-        if self.ulp_max >= ULP_EXACT_LIMIT:
-            values = values.to(torch.int64)
-            low = torch.tensor(BUCKET_LOW, dtype=torch.int64, device=values.device)
-            large = values >= ULP_EXACT_LIMIT
-            slots = values.clone()
-            slots[large] = ULP_EXACT_LIMIT + torch.bucketize(values[large], low, right=True) - 1
-        if self.histogram is None:
-            size = ULP_EXACT_LIMIT + len(BUCKET_LOW)
-            self.histogram = torch.zeros(size, dtype=torch.int64, device=values.device)
-        # No minlength: distances are usually small, so the counts are short.
-        counts = torch.bincount(slots)
-        self.histogram[: counts.numel()] += counts
-
-    def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
-        """numpy's default ("linear") quantiles of all ULP distances, zeros included."""
-        import torch
-
-        ordered = torch.zeros(0, dtype=torch.int64)
-        cumulative: torch.Tensor | None = None
-        if self.histogram is None:
-            total = self.ulp_zeros + self.pending_n
-            if self.pending:
-                ordered = lowered(torch.sort(torch_cat(self.pending)).values.cpu())
-        else:
-            if self.pending:
-                self._count(torch_cat(self.pending))
-                self.pending, self.pending_n = [], 0
-            cumulative = torch.cumsum(self.histogram, 0).cpu()
-            total = self.ulp_zeros + int(cumulative[-1])
-
-        def at(rank: int) -> float:
-            if rank < self.ulp_zeros:
-                return 0.0
-            rank -= self.ulp_zeros
-            if cumulative is None:
-                return float(ordered[rank])
-            slot = int(torch.searchsorted(cumulative, rank, right=True))
-            return float(slot if slot < ULP_EXACT_LIMIT else BUCKET_LOW[slot - ULP_EXACT_LIMIT])
-
-        result = []
-        for q in qs:
-            pos = q * (total - 1)
-            low = math.floor(pos)
-            lo_value, hi_value = at(low), at(min(low + 1, total - 1))
-            result.append(lo_value + (hi_value - lo_value) * (pos - low))
-        return result
-
-    def equal_stats(self) -> dict[str, Any]:
-        """TensorDiff fields for bitwise-equal tensors."""
-        stats: dict[str, Any] = {"status": "equal", "numel": self.numel}
-        if self.kind == "float" and self.numel:
-            stats.update(ulp_max=0, ulp_median=0.0, ulp_p99=0.0)
-        return stats
-
-    def stats(self, shape: tuple[int, ...]) -> dict[str, Any]:
-        """TensorDiff fields after every chunk was added."""
-        if self.nan_mismatch:
-            status = "nan_mismatch"
-        elif self.n_exceed:
-            status = "exceeds_tolerance"
-        else:
-            status = "within_tolerance"
-        stats: dict[str, Any] = {
-            "status": status,
-            "numel": self.numel,
-            "n_diff": self.n_diff,
-            "share_diff": self.n_diff / self.numel,
-            "n_exceed": self.n_exceed,
-            "nan_mismatch": self.nan_mismatch,
-            "max_abs": max(self.max_abs, 0.0),
-            "max_rel": max(self.max_rel, 0.0),
-            "max_abs_index": None if self.max_abs < 0 else _unravel(self.max_abs_at, shape),
-            "max_rel_index": None if self.max_rel < 0 else _unravel(self.max_rel_at, shape),
-        }
-        has_ulps = self.ulp_zeros or self.pending_n or self.histogram is not None
-        if self.kind == "float" and has_ulps:
-            median, p99 = self._quantiles((0.5, 0.99))
-            stats.update(ulp_max=self.ulp_max, ulp_median=median, ulp_p99=p99)
-        return stats

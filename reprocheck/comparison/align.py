@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from reprocheck.comparison.evidence import parts_here
 from reprocheck.comparison.precision import earlier_change
 from reprocheck.comparison.result import Structural
-from reprocheck.model.records import TraceEntry
+from reprocheck.model.records import TraceEntry, same_traces
 
 __all__ = ["PHASE_ORDER", "OpDivergence", "TraceAlignment", "align_traces"]
 
@@ -118,7 +118,10 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     ``first`` is the first whose arguments differ or whose equal inputs gave another
     output (comparison.evidence); ``passed_on`` the first whose output differs at all.
     Only steps traced on both sides are compared (one side may have traced more steps).
+    Traces read from equal documents align call for call without being read.
     """
+    if same_traces(baseline, candidate):
+        return TraceAlignment(None, Structural(0, 0, ()), len(baseline), None, None)
     steps = {e.step for e in baseline} & {e.step for e in candidate}
     b_groups = _group(baseline, steps)
     c_groups = _group(candidate, steps)

@@ -1,14 +1,21 @@
 """The final tensors of one scenario in two runs: read, verified and compared.
 
-Pairs are compared one after another: torch's kernels already run on every core (its
-intra-op threads), and two comparisons at once oversubscribe them — measured on a 67M
-GPT's 640 tensors on 2 cores, a pool of two comparisons took 2.5 s against 1.7 s for
-one at a time (dense differences) and 0.47 s against 0.41 s (identical runs). Within a
-large pair, the candidate's read and checksum run on a helper thread beside the
-baseline's and beside the comparison (reads and CRC-32 release the GIL). Both sides are
-read into reused buffers, so memory stays bounded by the largest pair. Where both
-records hold the same digest and the bytes are bitwise equal, one side's check vouches
-for both (equal bytes have equal CRCs), which keeps identical runs at one checksum pass.
+A large pair (:data:`_STREAM` bytes or more) streams: both sides are read a piece at a
+time (:data:`_PIECE` bytes, small enough to stay in the CPU's cache) into two reused
+buffers, and while a piece is in cache its CRC-32 is carried on (both sides' digests are
+checked at the end), the two pieces are compared byte for byte, and only differing
+pieces go through the native kernel (:mod:`reprocheck.comparison._fused`), so each byte
+crosses memory once, as a plain read of the files would. Equal bytes have equal CRCs:
+an equal piece's CRC is carried on for both sides in one pass. Reads, CRC-32, the byte
+comparison and the kernel release the GIL, so pairs stream on every core at once (one
+thread per core, each with its own two pieces: memory stays a few MiB).
+
+Where a streamed pair cannot finish that way (a differing piece with NaN or Inf, or a
+dtype the kernel does not take), and for small pairs, the pair is read whole into reused
+buffers and compared by :func:`~reprocheck.comparison.numerics.compare_tensors` — one
+such pair at a time, since torch's kernels already use every core (measured on a 67M
+GPT on 2 cores, two torch comparisons at once took 2.5 s against 1.7 s one at a time),
+and memory stays bounded by the largest pair.
 
 A lean run (``--keep params|digests``) holds some tensors as digests only: those compare
 bitwise, by digest (``equal`` or ``digest_differs``), against whatever the other run holds.
@@ -19,15 +26,20 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
+from reprocheck._crc import crc32
+from reprocheck.artifacts.tensorreader import raw_bytes
+from reprocheck.comparison import _fused
 from reprocheck.comparison._bits import same_bytes
 from reprocheck.comparison.numerics import (
     TensorDiff,
     TensorStatus,
     compare_tensors,
+    folded_diff,
     layout_mismatch,
     missing,
 )
@@ -42,8 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = ["compare_final_tensors", "workers"]
 
-#: A pair at least this large reads, checks and compares its two sides on two threads.
-_SPLIT = 1 << 20
+#: A pair at least this large streams (see the module docstring).
+_STREAM = 1 << 16
+#: Bytes of each side read at a time when streaming (a multiple of every dtype's size).
+_PIECE = 1 << 22
 
 
 def dtype_name(dtype: object) -> str:
@@ -71,7 +85,7 @@ def compare_final_tensors(
     with (
         run_b.open_tensors(name) as rb,
         run_c.open_tensors(name) as rc,
-        ThreadPoolExecutor(max_workers=workers()) as helpers,
+        ThreadPoolExecutor(max_workers=workers()) as pool,
     ):
         largest = max(
             (
@@ -81,7 +95,7 @@ def compare_final_tensors(
             ),
             default=0,
         )
-        pair = _Pair(rb, rc, (b, c), _Buffers(largest), helpers)
+        pair = _Pair(rb, rc, (b, c), _Buffers(largest))
         for key in keys:
             full = f"{name}/{key}"
             info = b.tensors.get(key) or c.tensors[key]
@@ -97,7 +111,7 @@ def compare_final_tensors(
                         full, key, runs=(run_b, run_c), readers=(rb, rc), records=(b, c), name=name
                     )
                 )
-        diffs = [task() for task in tasks]
+        diffs = list(pool.map(lambda task: task(), tasks))  # in order
     return diffs, by_digest
 
 
@@ -141,6 +155,16 @@ class _Buffers:
         self.idle.append(buffer)
 
 
+class _Piece:
+    """One side's piece buffer of a streaming thread, and a view of its bytes."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.tensor = torch.empty(_PIECE, dtype=torch.uint8)
+        self.view = raw_bytes(self.tensor)
+
+
 class _Pair:
     """Compares one tensor stored in both runs (see the module docstring)."""
 
@@ -150,50 +174,100 @@ class _Pair:
         rc: TensorReader,
         records: tuple[ScenarioRecord, ScenarioRecord],
         buffers: _Buffers,
-        helpers: ThreadPoolExecutor,
     ) -> None:
         self.rb, self.rc, self.records = rb, rc, records
-        self.buffers, self.helpers = buffers, helpers
+        self.buffers = buffers
+        self.whole_lock = threading.Lock()  # one whole pair at a time
+        self.local = threading.local()  # each thread's two pieces
 
     def compare(self, full: str, key: str, tolerance: Tolerance) -> TensorDiff:
         size = self.rb.nbytes(key)
-        buffers = (self.buffers.take(size), self.buffers.take(size))
-        try:
-            return self._compare(full, key, tolerance, buffers, split=size >= _SPLIT)
-        finally:
-            for buffer in buffers:
-                self.buffers.give(buffer)
+        layout = self.rb.dtype_and_shape(key)
+        if (
+            size >= _STREAM
+            and size == self.rc.nbytes(key)
+            and layout == self.rc.dtype_and_shape(key)
+        ):
+            diff = self._stream(full, key, tolerance, layout)
+            if diff is not None:
+                return diff
+        with self.whole_lock:
+            buffers = (self.buffers.take(size), self.buffers.take(size))
+            try:
+                return self._whole(full, key, tolerance, buffers)
+            finally:
+                for buffer in buffers:
+                    self.buffers.give(buffer)
 
-    def _compare(
+    def _pieces(self) -> tuple[_Piece, _Piece]:
+        pieces: tuple[_Piece, _Piece] | None = getattr(self.local, "pieces", None)
+        if pieces is None:
+            pieces = (_Piece(), _Piece())
+            self.local.pieces = pieces
+        return pieces
+
+    def _stream(
+        self, full: str, key: str, tolerance: Tolerance, layout: tuple[str, tuple[int, ...]]
+    ) -> TensorDiff | None:
+        """The pair in pieces; None where it must be compared whole instead."""
+        import torch
+
+        rb, rc = self.rb, self.rc
+        dtype = getattr(torch, layout[0])
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        fold = (
+            _fused.Fold(dtype, tolerance.rtol, tolerance.atol) if _fused.supports(dtype) else None
+        )
+        piece_b, piece_c = self._pieces()
+        crc_b = crc_c = 0
+        equal = True
+        try:
+            for start in range(0, rb.nbytes(key), _PIECE):
+                n = min(_PIECE, rb.nbytes(key) - start)
+                pb, pc = piece_b.tensor[:n], piece_c.tensor[:n]
+                rb.read_range(key, start, pb)
+                rc.read_range(key, start, pc)
+                before, crc_b = crc_b, crc32(piece_b.view[:n], crc_b)
+                if same_bytes(pb, pc):
+                    crc_c = crc_b if equal else crc32(piece_c.view[:n], crc_c)
+                    if fold is not None:
+                        fold.equal(n // itemsize)
+                    continue
+                if equal:  # every earlier piece was equal: the candidate's CRC so far
+                    crc_c, equal = before, False
+                crc_c = crc32(piece_c.view[:n], crc_c)
+                if fold is None or not fold.add(
+                    pb.data_ptr(), pc.data_ptr(), n // itemsize, start // itemsize
+                ):
+                    return None  # compared whole, where the torch path handles it
+            rb.check_crc(key, crc_b)  # a corrupt artifact is an error, never a verdict
+            rc.check_crc(key, crc_c)
+            folded = None if equal or fold is None else fold.finish()
+        finally:
+            if fold is not None:
+                fold.close()
+        return folded_diff(full, dtype, layout[1], tolerance, folded)
+
+    def _whole(
         self,
         full: str,
         key: str,
         tolerance: Tolerance,
         buffers: tuple[torch.Tensor, torch.Tensor],
-        *,
-        split: bool,
     ) -> TensorDiff:
         rb, rc = self.rb, self.rc
-        later = self.helpers.submit(rc.read_raw, key, buffers[1]) if split else None
         raw_b = rb.read_raw(key, buffers[0])
         rb.verify(key, raw_b)
-        raw_c = rc.read_raw(key, buffers[1]) if later is None else later.result()
+        raw_c = rc.read_raw(key, buffers[1])
         recorded = rb.recorded_digest(key)
-        check: Future[None] | None = None
         same = None
         if recorded is not None and recorded == rc.recorded_digest(key):
-            same = same_bytes(raw_b, raw_c)
+            same = same_bytes(raw_b, raw_c)  # equal bytes: the baseline's check vouches
         if not same:
-            if split:
-                check = self.helpers.submit(rc.verify, key, raw_c)
-            else:
-                rc.verify(key, raw_c)
+            rc.verify(key, raw_c)
         bt = _checked(rb, self.records[0], key, rb.as_tensor(key, raw_b))
         ct = _checked(rc, self.records[1], key, rc.as_tensor(key, raw_c))
-        diff = compare_tensors(full, bt, ct, tolerance, bits_equal=same)
-        if check is not None:
-            check.result()  # a corrupt candidate is an error, never a verdict
-        return diff
+        return compare_tensors(full, bt, ct, tolerance, bits_equal=same)
 
 
 def _digest_task(

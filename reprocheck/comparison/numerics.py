@@ -36,13 +36,15 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from reprocheck._schema import encode_float, req, req_float, req_int, req_str
 from reprocheck.comparison._bits import ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
-from reprocheck.comparison._chunked import CHUNK, Accumulator
+from reprocheck.comparison._chunked import CHUNK, Accumulator, Tally
 from reprocheck.comparison.policy import EXACT, Tolerance
 from reprocheck.errors import ArtifactError
 from reprocheck.model.digest import dtype_name
 
 if TYPE_CHECKING:
     import torch
+
+    from reprocheck.comparison._fused import Folded
 
 __all__ = [
     "CHUNK",
@@ -52,6 +54,8 @@ __all__ = [
     "TensorStatus",
     "compare_tensors",
     "dtype_name",
+    "folded_diff",
+    "kind_of",
     "layout_mismatch",
     "missing",
     "ulp_distance",
@@ -225,9 +229,35 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _kind(t: torch.Tensor) -> Literal["float", "complex", "exact"]:
-    if t.is_complex():
+    return kind_of(t.dtype)
+
+
+def kind_of(dtype: torch.dtype) -> Literal["float", "complex", "exact"]:
+    """How a dtype's elements compare: with a tolerance (float, complex) or exactly."""
+    if dtype.is_complex:
         return "complex"
-    return "float" if t.dtype.is_floating_point else "exact"
+    return "float" if dtype.is_floating_point else "exact"
+
+
+def folded_diff(
+    key: str,
+    dtype: torch.dtype,
+    shape: tuple[int, ...],
+    tolerance: Tolerance,
+    folded: Folded | None,
+) -> TensorDiff:
+    """The finding for a pair compared in pieces outside :func:`compare_tensors` (the
+    native kernel's statistics, or None: bitwise equal), with the same fields it gives."""
+    kind = kind_of(dtype)
+    if kind == "exact":
+        tolerance = EXACT
+    tally = Tally(math.prod(shape), kind)
+    if folded is None:
+        stats = tally.equal_stats()
+    else:
+        tally.take(folded)
+        stats = tally.stats(shape)
+    return TensorDiff(key=key, dtype=dtype_name(dtype), shape=shape, tolerance=tolerance, **stats)
 
 
 def compare_tensors(
@@ -238,6 +268,7 @@ def compare_tensors(
     *,
     chunk: int = CHUNK,
     bits_equal: bool | None = None,
+    native: bool = True,
 ) -> TensorDiff:
     """Compare two tensors element by element (see the module docstring for the rules).
 
@@ -249,6 +280,9 @@ def compare_tensors(
         chunk: Elements examined at a time when the tensors differ (bounds memory).
         bits_equal: Whether the caller already compared the two tensors' bytes (None:
             not yet), which saves a pass over both.
+        native: Use the native kernel where it is built and applies (float32/float64
+            without NaN or Inf where they differ); False: the torch path only. Both give
+            the same statistics.
 
     Never raises on a mismatch: dtype and shape differences come back as statuses.
     """
@@ -277,7 +311,8 @@ def compare_tensors(
     if acc.bits_equal() if bits_equal is None else bits_equal:
         stats = acc.equal_stats()
     else:
-        for start in range(0, b.numel(), chunk):
-            acc.add_chunk(start, min(start + chunk, b.numel()))
+        if not (native and acc.fold_native()):
+            for start in range(0, b.numel(), chunk):
+                acc.add_chunk(start, min(start + chunk, b.numel()))
         stats = acc.stats(shape)
     return TensorDiff(key=key, dtype=b_dtype, shape=shape, tolerance=tolerance, **stats)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from reprocheck._schema import (
@@ -26,7 +27,7 @@ from reprocheck._schema import (
     req_str,
 )
 from reprocheck.errors import ArtifactError
-from reprocheck.model._trace_fast import trace_entries
+from reprocheck.model._trace_fast import LazyTrace, same_document
 from reprocheck.model.compiled import Compiled
 from reprocheck.model.trace_entry import TraceEntry
 
@@ -41,9 +42,17 @@ __all__ = [
     "StepRecord",
     "TensorInfo",
     "TraceEntry",
+    "same_traces",
 ]
 
 _DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
+
+
+def same_traces(a: Sequence[TraceEntry], b: Sequence[TraceEntry]) -> bool:
+    """Whether two records' traces were read from equal JSON documents (so they are
+    equal entry for entry, without reading a single entry); False says nothing."""
+    return same_document(a, b)
+
 
 #: ``ScenarioRecord.source`` of a run recorded from the user's own loop (reprocheck.record):
 #: there is no scenario of that name to replay.
@@ -262,7 +271,7 @@ class ScenarioRecord:
     config: ScenarioConfig
     init_digests: dict[str, str]
     steps: tuple[StepRecord, ...]
-    trace: tuple[TraceEntry, ...]
+    trace: Sequence[TraceEntry]
     tensors: dict[str, TensorInfo]
     modules: tuple[str, ...] = ()
     duration_s: float = 0.0
@@ -315,7 +324,7 @@ class ScenarioRecord:
             steps=tuple(
                 StepRecord.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(steps)
             ),
-            trace=trace_entries(trace, where, TraceEntry),
+            trace=LazyTrace(trace, where, TraceEntry),
             tensors={
                 str(k): TensorInfo.from_dict(v, f"{where}.tensors[{k!r}]")
                 for k, v in tensors.items()
