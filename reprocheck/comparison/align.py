@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from reprocheck.comparison.evidence import parts_here
 from reprocheck.comparison.precision import earlier_change
 from reprocheck.comparison.result import Structural
-from reprocheck.model.records import TraceEntry, same_traces
+from reprocheck.model.records import TraceEntry, same_traces, trace_documents
 
 __all__ = ["PHASE_ORDER", "OpDivergence", "TraceAlignment", "align_traces"]
 
@@ -112,6 +112,44 @@ def _align_group(b_calls: Calls, c_calls: Calls) -> list[tuple[Calls, Calls, boo
     return out
 
 
+#: What makes two calls the same call; calls equal in these at every position pair in place.
+_CALL_KEYS = ("step", "phase", "module", "op", "shapes", "dtypes")
+_ABSENT = object()
+
+
+def _aligned_in_place(
+    baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
+) -> TraceAlignment | None:
+    """Traces of the same calls in the same order (same torch, other threads or dispatch
+    level), read from their records: call i pairs with call i, as :func:`_align_group`
+    pairs them, and only calls whose documents differ are read, until the first
+    parting and the first passed-on difference are found. None where any call differs
+    in what it is (then the whole alignment, which reads every entry)."""
+    documents = trace_documents(baseline, candidate)
+    if documents is None:
+        return None
+    b_trace, c_trace = documents
+    b_raw, c_raw = b_trace.document(), c_trace.document()
+    if len(b_raw) != len(c_raw):
+        return None
+    first: OpDivergence | None = None
+    passed: OpDivergence | None = None
+    for i, (b_doc, c_doc) in enumerate(zip(b_raw, c_raw, strict=True)):
+        if b_doc == c_doc:
+            continue
+        if type(b_doc) is not dict or type(c_doc) is not dict:
+            return None
+        if any(b_doc.get(k, _ABSENT) != c_doc.get(k, _ABSENT) for k in _CALL_KEYS):
+            return None
+        if first is None or passed is None:
+            b_entry, c_entry = b_trace.entry(i), c_trace.entry(i)
+            if passed is None and b_entry.digest != c_entry.digest:
+                passed = OpDivergence(b_entry, c_entry)
+            if first is None and parts_here(b_entry, c_entry):
+                first = OpDivergence(b_entry, c_entry)
+    return TraceAlignment(first, Structural(0, 0, ()), len(b_raw), None, passed)
+
+
 def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]) -> TraceAlignment:
     """Align two op traces and find the first aligned call where they part.
 
@@ -122,6 +160,9 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     """
     if same_traces(baseline, candidate):
         return TraceAlignment(None, Structural(0, 0, ()), len(baseline), None, None)
+    in_place = _aligned_in_place(baseline, candidate)
+    if in_place is not None:
+        return in_place
     steps = {e.step for e in baseline} & {e.step for e in candidate}
     b_groups = _group(baseline, steps)
     c_groups = _group(candidate, steps)

@@ -37,6 +37,16 @@ class LazyTrace(Sequence[T], Generic[T]):
             self._entries = trace_entries(self._raw, self._where, self._cls)
         return self._entries
 
+    def document(self) -> list[Any]:
+        """The JSON list the entries are read from (not to be changed)."""
+        return self._raw
+
+    def entry(self, index: int) -> T:
+        """Entry ``index`` alone, read (and checked) as :meth:`entries` reads it."""
+        if self._entries is not None:
+            return self._entries[index]
+        return trace_entries(self._raw[index : index + 1], self._where, self._cls, start=index)[0]
+
     def __len__(self) -> int:
         return len(self._raw)
 
@@ -83,11 +93,13 @@ def _number(value: Any) -> bool:
     return type(value) is float or (type(value) is int and abs(value) < 1 << 53)
 
 
-def trace_entries(trace: list[Any], where: str, cls: type[T]) -> tuple[T, ...]:
-    """Every entry of a record's ``trace`` list (the careful reader where needed)."""
+def trace_entries(trace: list[Any], where: str, cls: type[T], *, start: int = 0) -> tuple[T, ...]:
+    """Every entry of a record's ``trace`` list (the careful reader where needed);
+    ``start``: the position of the list's first entry in the whole trace (for messages)."""
+    careful = cls.from_dict  # type: ignore[attr-defined]
     return tuple(
-        (fast_entry(t, cls) if _plain(t) else None) or cls.from_dict(t, f"{where}.trace[{i}]")  # type: ignore[attr-defined]
-        for i, t in enumerate(trace)
+        (fast_entry(t, cls) if _plain(t) else None) or careful(t, f"{where}.trace[{i}]")
+        for i, t in enumerate(trace, start)
     )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "TensorInfo",
     "TraceEntry",
     "same_traces",
+    "trace_documents",
 ]
 
 _DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
@@ -52,6 +53,16 @@ def same_traces(a: Sequence[TraceEntry], b: Sequence[TraceEntry]) -> bool:
     """Whether two records' traces were read from equal JSON documents (so they are
     equal entry for entry, without reading a single entry); False says nothing."""
     return same_document(a, b)
+
+
+def trace_documents(
+    a: Sequence[TraceEntry], b: Sequence[TraceEntry]
+) -> tuple[LazyTrace[TraceEntry], LazyTrace[TraceEntry]] | None:
+    """Both traces as read from their records (their JSON lists at hand, entries read one
+    at a time on demand), or None where either was built otherwise."""
+    if isinstance(a, LazyTrace) and isinstance(b, LazyTrace):
+        return a, b
+    return None
 
 
 #: ``ScenarioRecord.source`` of a run recorded from the user's own loop (reprocheck.record):

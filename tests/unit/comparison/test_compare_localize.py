@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +279,58 @@ def test_inserted_ops_are_structural_and_never_a_divergence(
     assert alignment.first is None
     assert alignment.structural.candidate_only - alignment.structural.baseline_only == len(extra)
     assert alignment.aligned + alignment.structural.baseline_only == len(ops)
+
+
+_OPS = ("aten.addmm.default", "aten.relu.default", "aten.mm.default", "aten.add.Tensor")
+
+
+@st.composite
+def _trace_pairs(draw: st.DrawFn) -> tuple[list[TraceEntry], list[TraceEntry]]:
+    """A baseline trace and a candidate with some calls changed: outputs, arguments,
+    inputs, or (sometimes) what the call is."""
+    n = draw(st.integers(1, 12))
+    base = [
+        TraceEntry(
+            step=draw(st.integers(0, 1)) if i else 0,
+            index=i,
+            phase=draw(st.sampled_from(["forward", "backward"])),
+            op=draw(st.sampled_from(_OPS)),
+            module=draw(st.sampled_from(["m.fc", "m.act"])),
+            shapes=((2,),),
+            dtypes=("float32",),
+            digest=f"d{i}",
+            args={"alpha": 1.0},
+            inputs=f"i{i}",
+            in_dtypes=("float32",),
+        )
+        for i in range(n)
+    ]
+    changes: dict[str, dict[str, Any]] = {
+        "none": {},
+        "digest": {"digest": "x"},
+        "args": {"args": {"alpha": 2.0}, "digest": "y"},
+        "inputs": {"inputs": "z", "digest": "z"},
+        "op": {"op": "aten.sub.Tensor"},
+    }
+    cand = [
+        dataclasses.replace(e, **changes[draw(st.sampled_from([*changes, "none"]))]) for e in base
+    ]
+    return base, cand
+
+
+@given(_trace_pairs())
+def test_traces_read_from_records_align_as_entries_do(
+    pair_of: tuple[list[TraceEntry], list[TraceEntry]],
+) -> None:
+    """The shortcuts for traces read from records (equal documents; the same calls in
+    place, read only where they part) give the whole alignment's answer."""
+    from reprocheck.model._trace_fast import LazyTrace
+
+    b, c = pair_of
+    whole = align_traces(b, c)
+    lazy_b = LazyTrace([e.to_dict() for e in b], "baseline", TraceEntry)
+    lazy_c = LazyTrace([e.to_dict() for e in c], "candidate", TraceEntry)
+    assert align_traces(lazy_b, lazy_c) == whole
+    assert align_traces(lazy_b, LazyTrace([e.to_dict() for e in b], "b2", TraceEntry)) == (
+        align_traces(b, list(b))
+    )
