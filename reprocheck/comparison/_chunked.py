@@ -8,6 +8,7 @@ within a few times :data:`CHUNK` elements whatever the tensor size.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from reprocheck.comparison._bits import (
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
     from reprocheck.comparison._fused import Folded
     from reprocheck.comparison.policy import Tolerance
 
-__all__ = ["CHUNK", "Accumulator", "Tally"]
+__all__ = [
+    "CHUNK",
+    "QUANTILES",
+    "Accumulator",
+    "Tally",
+    "linear_quantiles",
+    "quantile_ranks",
+    "slot_value",
+]
 
 # Small enough that a chunk's temporaries stay in cache.
 CHUNK = 1 << 18
@@ -46,6 +55,36 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
         flat, rest = divmod(flat, size)
         index.append(rest)
     return tuple(reversed(index))
+
+
+def slot_value(slot: int) -> float:
+    """The distance a histogram slot stands for (a log2 bucket: its lower bound)."""
+    return float(slot if slot < ULP_EXACT_LIMIT else BUCKET_LOW[slot - ULP_EXACT_LIMIT])
+
+
+def quantile_ranks(qs: tuple[float, ...], total: int) -> list[int]:
+    """The ranks :func:`linear_quantiles` reads, ascending."""
+    ranks: set[int] = set()
+    for q in qs:
+        low = math.floor(q * (total - 1))
+        ranks.update((low, min(low + 1, total - 1)))
+    return sorted(ranks)
+
+
+def linear_quantiles(qs: tuple[float, ...], total: int, at: Callable[[int], float]) -> list[float]:
+    """numpy's default ("linear") quantiles of ``total`` ordered values, ``at(rank)``
+    giving the value of each rank :func:`quantile_ranks` names."""
+    result = []
+    for q in qs:
+        pos = q * (total - 1)
+        low = math.floor(pos)
+        lo_value, hi_value = at(low), at(min(low + 1, total - 1))
+        result.append(lo_value + (hi_value - lo_value) * (pos - low))
+    return result
+
+
+#: The quantiles of the ULP distances a finding reports (ulp_median, ulp_p99).
+QUANTILES = (0.5, 0.99)
 
 
 class Tally:
@@ -71,13 +110,15 @@ class Tally:
         self.pending: list[torch.Tensor] = []
         self.pending_n = 0
         self.histogram: torch.Tensor | None = None
+        # Quantiles worked out where the distances were counted (the native kernel).
+        self.quantiles: tuple[float, float] | None = None
 
     def take(self, folded: Folded) -> None:
         """Hold what the native kernel gathered (:mod:`reprocheck.comparison._fused`)."""
         self.n_diff, self.n_exceed, self.ulp_max = folded.n_diff, folded.n_exceed, folded.ulp_max
         self.max_abs, self.max_abs_at = folded.max_abs, folded.max_abs_at
         self.max_rel, self.max_rel_at = folded.max_rel, folded.max_rel_at
-        self.histogram = folded.histogram
+        self.quantiles = folded.quantiles
 
     def _add_ulps(self, dist: torch.Tensor) -> None:
         """Count many distances at once; keep few as values (see _PENDING_CAP)."""
@@ -133,16 +174,9 @@ class Tally:
             rank -= self.ulp_zeros
             if cumulative is None:
                 return float(ordered[rank])
-            slot = int(torch.searchsorted(cumulative, rank, right=True))
-            return float(slot if slot < ULP_EXACT_LIMIT else BUCKET_LOW[slot - ULP_EXACT_LIMIT])
+            return slot_value(int(torch.searchsorted(cumulative, rank, right=True)))
 
-        result = []
-        for q in qs:
-            pos = q * (total - 1)
-            low = math.floor(pos)
-            lo_value, hi_value = at(low), at(min(low + 1, total - 1))
-            result.append(lo_value + (hi_value - lo_value) * (pos - low))
-        return result
+        return linear_quantiles(qs, total, at)
 
     def equal_stats(self) -> dict[str, Any]:
         """TensorDiff fields for bitwise-equal tensors."""
@@ -171,9 +205,13 @@ class Tally:
             "max_abs_index": None if self.max_abs < 0 else _unravel(self.max_abs_at, shape),
             "max_rel_index": None if self.max_rel < 0 else _unravel(self.max_rel_at, shape),
         }
-        has_ulps = self.ulp_zeros or self.pending_n or self.histogram is not None
-        if self.kind == "float" and has_ulps:
-            median, p99 = self._quantiles((0.5, 0.99))
+        if self.quantiles is not None:
+            median, p99 = self.quantiles
+            stats.update(ulp_max=self.ulp_max, ulp_median=median, ulp_p99=p99)
+        elif self.kind == "float" and (
+            self.ulp_zeros or self.pending_n or self.histogram is not None
+        ):
+            median, p99 = self._quantiles(QUANTILES)
             stats.update(ulp_max=self.ulp_max, ulp_median=median, ulp_p99=p99)
         return stats
 

@@ -91,3 +91,20 @@ static inline uint64_t ulp64(int64_t x, int64_t y)
 #define MAXV DBL_MAX
 #define ULP ulp64
 #include "_fused_kernel.h"
+
+/* For ascending ranks, the slot holding each (the first whose cumulative count exceeds it,
+ * slot 0 counting `zeros` more): what torch.searchsorted(cumsum(hist), rank, right=True)
+ * gives, in one pass and no allocation. A rank past the last count gets nslots. */
+void rc_slots_of_ranks(const int64_t *hist, int64_t nslots, int64_t zeros, const int64_t *ranks,
+                       int64_t n, int64_t *out)
+{
+    int64_t slot = 0, i = 0, cumulative = zeros + (nslots > 0 ? hist[0] : 0);
+    for (i = 0; i < n; i++) {
+        while (slot < nslots && cumulative <= ranks[i]) {
+            slot++;
+            if (slot < nslots)
+                cumulative += hist[slot];
+        }
+        out[i] = slot;
+    }
+}

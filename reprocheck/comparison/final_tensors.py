@@ -57,7 +57,7 @@ __all__ = ["compare_final_tensors", "workers"]
 #: A pair at least this large streams (see the module docstring).
 _STREAM = 1 << 16
 #: Bytes of each side read at a time when streaming (a multiple of every dtype's size).
-_PIECE = 1 << 22
+_PIECE = 1 << 20
 
 
 def dtype_name(dtype: object) -> str:
@@ -215,34 +215,39 @@ class _Pair:
         rb, rc = self.rb, self.rc
         dtype = getattr(torch, layout[0])
         itemsize = torch.empty(0, dtype=dtype).element_size()
-        fold = (
-            _fused.Fold(dtype, tolerance.rtol, tolerance.atol) if _fused.supports(dtype) else None
-        )
+        size = rb.nbytes(key)
         piece_b, piece_c = self._pieces()
         crc_b = crc_c = 0
-        equal = True
+        # The elements of the equal pieces before the first differing one, and the Fold
+        # the differing ones go through (made at the first: equal pairs never need one).
+        equal_before, fold = 0, None
         try:
-            for start in range(0, rb.nbytes(key), _PIECE):
-                n = min(_PIECE, rb.nbytes(key) - start)
+            for start in range(0, size, _PIECE):
+                n = min(_PIECE, size - start)
                 pb, pc = piece_b.tensor[:n], piece_c.tensor[:n]
                 rb.read_range(key, start, pb)
+                before, crc_b = crc_b, crc32(piece_b.view[:n], crc_b)  # while it is in cache
                 rc.read_range(key, start, pc)
-                before, crc_b = crc_b, crc32(piece_b.view[:n], crc_b)
                 if same_bytes(pb, pc):
-                    crc_c = crc_b if equal else crc32(piece_c.view[:n], crc_c)
-                    if fold is not None:
+                    if fold is None:
+                        crc_c = crc_b
+                        equal_before += n // itemsize
+                    else:
+                        crc_c = crc32(piece_c.view[:n], crc_c)
                         fold.equal(n // itemsize)
                     continue
-                if equal:  # every earlier piece was equal: the candidate's CRC so far
-                    crc_c, equal = before, False
+                if fold is None:  # the first differing piece: every earlier one was equal
+                    if not _fused.supports(dtype):
+                        return None  # compared whole, by the torch path
+                    fold = _fused.Fold(dtype, tolerance.rtol, tolerance.atol)
+                    fold.equal(equal_before)
+                    crc_c = before
                 crc_c = crc32(piece_c.view[:n], crc_c)
-                if fold is None or not fold.add(
-                    pb.data_ptr(), pc.data_ptr(), n // itemsize, start // itemsize
-                ):
-                    return None  # compared whole, where the torch path handles it
+                if not fold.add(pb.data_ptr(), pc.data_ptr(), n // itemsize, start // itemsize):
+                    return None  # NaN or Inf where they differ: compared whole
             rb.check_crc(key, crc_b)  # a corrupt artifact is an error, never a verdict
             rc.check_crc(key, crc_c)
-            folded = None if equal or fold is None else fold.finish()
+            folded = None if fold is None else fold.finish()
         finally:
             if fold is not None:
                 fold.close()
