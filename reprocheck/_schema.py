@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from reprocheck.errors import ArtifactError
 
 __all__ = [
+    "SURROGATE_ESCAPE",
     "decode_float",
     "encode_float",
     "find_lone_surrogate",
@@ -116,6 +118,11 @@ def decode_float(value: Any, where: str) -> float:
         if math.isnan(found):
             return float(found)
     raise ArtifactError(f"{where}: expected a number, found {value!r}")
+
+
+#: Only a surrogate escape (backslash-u D800 to DFFF) in JSON decodes into text that is
+#: not valid Unicode: raw bytes without one need no :func:`find_lone_surrogate` walk.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def find_lone_surrogate(data: Any) -> str | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reprocheck._schema import find_lone_surrogate
+from reprocheck._schema import SURROGATE_ESCAPE, find_lone_surrogate
 from reprocheck._version import __version__
 from reprocheck.errors import ArtifactError, SchemaVersionError
 from reprocheck.model.formats import SCHEMA_VERSION
@@ -26,7 +25,6 @@ from reprocheck.model.formats import SCHEMA_VERSION
 __all__ = ["check_schema", "dumps", "gc_paused", "load_json"]
 
 _MAX_JSON_BYTES = 512 * 1024 * 1024
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def dumps(data: Any) -> str:
@@ -81,7 +79,7 @@ def load_json(path: Path, what: str) -> Any:
         raise ArtifactError(f"{what} {path} nests too deeply to be ours") from None
     # Only a surrogate escape (backslash-u D800 to DFFF) decodes into text that is not
     # valid Unicode; look for one only when the raw bytes could spell it.
-    if _SURROGATE_ESCAPE.search(raw):
+    if SURROGATE_ESCAPE.search(raw):
         bad = find_lone_surrogate(data)
         if bad is not None:
             raise ArtifactError(f"{what} {path} holds text that is not valid Unicode: {bad}")

@@ -26,7 +26,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprocheck._schema import find_lone_surrogate
+from reprocheck._schema import SURROGATE_ESCAPE, find_lone_surrogate
 from reprocheck.artifacts.checksum import crc32, format_digest
 from reprocheck.errors import ArtifactError
 
@@ -180,7 +180,7 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{where}: the header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ArtifactError(f"{where}: the header is not a JSON object")
-    bad = find_lone_surrogate(header)
+    bad = find_lone_surrogate(header) if SURROGATE_ESCAPE.search(raw) else None
     if bad is not None:
         raise ArtifactError(f"{where}: the header holds a name that is not valid Unicode: {bad}")
     meta = header.pop("__metadata__", None)
