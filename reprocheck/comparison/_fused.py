@@ -34,7 +34,7 @@ from reprocheck.comparison._chunked import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Fold", "Folded", "available", "fold", "supports"]
+__all__ = ["Fold", "Folded", "available", "cores", "fold", "supports"]
 
 LIBRARY = Path(__file__).with_name("_fused_native.so")
 #: Slots of the ULP histogram: exact below 2**16, then one per power of two.
@@ -107,7 +107,8 @@ def available() -> bool:
     return _library() is not None
 
 
-def _cores() -> int:
+def cores() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS, Windows
@@ -116,7 +117,7 @@ def _cores() -> int:
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="reprocheck-fused")
+    return ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="reprocheck-fused")
 
 
 class _Histograms:
@@ -293,7 +294,7 @@ def fold(
     ):
         return None
     n, size = baseline.numel(), baseline.element_size()
-    parts = _cores() if n >= _SPLIT else 1
+    parts = cores() if n >= _SPLIT else 1
     step = max(_BLOCK, -(-n // parts // _BLOCK) * _BLOCK)
 
     def segment(start: int) -> Fold:

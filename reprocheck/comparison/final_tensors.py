@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,11 +66,8 @@ def dtype_name(dtype: object) -> str:
 
 
 def workers() -> int:
-    """Helper threads for reading and checking: the cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+    """Pairs compared at once: the cores this process may run on."""
+    return _fused.cores()
 
 
 def compare_final_tensors(
@@ -83,6 +79,7 @@ def compare_final_tensors(
     keys = list(b.tensors) + [k for k in c.tensors if k not in b.tensors]
     by_digest = 0
     tasks: list[Callable[[], TensorDiff]] = []
+    sizes: list[int] = []  # bytes each task reads, to start the largest first
     with (
         run_b.open_tensors(name) as rb,
         run_c.open_tensors(name) as rc,
@@ -101,10 +98,12 @@ def compare_final_tensors(
             full = f"{name}/{key}"
             info = b.tensors.get(key) or c.tensors[key]
             tolerance = policy.tolerance_for(full, dtype_name(info.dtype))
+            sizes.append(0)
             if key not in c.tensors or key not in b.tensors:
                 tasks.append(_missing_task(full, key not in c.tensors, info, tolerance))
             elif run_b.stored(name, key) and run_c.stored(name, key):
                 tasks.append(functools.partial(pair.compare, full, key, tolerance))
+                sizes[-1] = rb.nbytes(key)
             else:
                 by_digest += 1
                 tasks.append(
@@ -112,7 +111,11 @@ def compare_final_tensors(
                         full, key, runs=(run_b, run_c), readers=(rb, rc), records=(b, c), name=name
                     )
                 )
-        diffs = list(pool.map(lambda task: task(), tasks))  # in order
+        # Largest first, so no large pair is left for one core at the end (a 67M GPT's
+        # embedding and its two AdamW states are 40% of its bytes); reported in order.
+        order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+        done = dict(zip(order, pool.map(lambda i: tasks[i](), order), strict=True))
+        diffs = [done[i] for i in range(len(tasks))]
     return diffs, by_digest
 
 
