@@ -21,11 +21,12 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from reprocheck.comparison._bits import BUCKET_LOW, ULP_EXACT_LIMIT
-from reprocheck.comparison._chunked import (
+from reprocheck.comparison._tally import (
     QUANTILES,
+    Folded,
     linear_quantiles,
     quantile_ranks,
     slot_value,
@@ -55,19 +56,6 @@ class _Stats(ctypes.Structure):
         ("max_abs", ctypes.c_double),
         ("max_rel", ctypes.c_double),
     ]
-
-
-class Folded(NamedTuple):
-    """A pair's statistics, as :class:`~reprocheck.comparison._chunked.Accumulator` holds them."""
-
-    n_diff: int
-    n_exceed: int
-    ulp_max: int
-    max_abs: float
-    max_abs_at: int
-    max_rel: float
-    max_rel_at: int
-    quantiles: tuple[float, float]
 
 
 @functools.cache

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from reprocheck._schema import encode_float, req, req_float, req_int, req_str
 from reprocheck.comparison._bits import ULP_EXACT_LIMIT, int_dtype, isnan, ulp_from_bits
-from reprocheck.comparison._chunked import CHUNK, Accumulator, Tally
+from reprocheck.comparison._chunked import CHUNK, Accumulator
+from reprocheck.comparison._tally import Tally
 from reprocheck.comparison.policy import EXACT, Tolerance
 from reprocheck.errors import ArtifactError
 from reprocheck.model.digest import dtype_name
@@ -268,7 +269,6 @@ def compare_tensors(
     *,
     chunk: int = CHUNK,
     bits_equal: bool | None = None,
-    native: bool = True,
 ) -> TensorDiff:
     """Compare two tensors element by element (see the module docstring for the rules).
 
@@ -280,9 +280,6 @@ def compare_tensors(
         chunk: Elements examined at a time when the tensors differ (bounds memory).
         bits_equal: Whether the caller already compared the two tensors' bytes (None:
             not yet), which saves a pass over both.
-        native: Use the native kernel where it is built and applies (float32/float64
-            without NaN or Inf where they differ); False: the torch path only. Both give
-            the same statistics.
 
     Never raises on a mismatch: dtype and shape differences come back as statuses.
     """
@@ -311,7 +308,9 @@ def compare_tensors(
     if acc.bits_equal() if bits_equal is None else bits_equal:
         stats = acc.equal_stats()
     else:
-        if not (native and acc.fold_native()):
+        # The native kernel where it is built and applies (float32/float64 without NaN
+        # or Inf where they differ), else torch chunk by chunk: the same statistics.
+        if not acc.fold_native():
             for start in range(0, b.numel(), chunk):
                 acc.add_chunk(start, min(start + chunk, b.numel()))
         stats = acc.stats(shape)
