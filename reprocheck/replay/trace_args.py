@@ -136,15 +136,45 @@ def _content(t: torch.Tensor) -> bytes:
 
     if t.layout != torch.strided or t.device.type == "meta":
         return _NO_CONTENT.encode()
-    # contiguous: a 1-d view with stride 0 (an expanded scalar) reshapes to itself, and its
-    # bytes are not numel * element_size bytes from its data pointer.
-    flat = t.detach().reshape(-1).contiguous()
-    n = flat.numel()
+    t = t.detach()
+    n = t.numel()
     if n == 0:
         return b"empty"
-    extra = b""
-    if flat.is_floating_point() and n * flat.element_size() > EXACT_BYTES:
-        low, high = torch.aminmax(flat)
+    if t.is_floating_point() and n * t.element_size() > EXACT_BYTES:
+        # min and max read the tensor where it lies, and the subset is gathered by
+        # position: a large input that is a view (a transposed weight, read by every
+        # matmul) is never copied whole. The bytes are those of the copy it replaces.
+        dense = memory_order(t)
+        low, high = torch.aminmax(t if dense is None else dense)
         extra = struct.pack("<2d", float(low) + 0.0, float(high) + 0.0)
-        flat = flat[:: -(-n // SUBSET_ELEMENTS)].contiguous()
-    return extra + crc_of(flat)
+        return extra + crc_of(every_nth(t, -(-n // SUBSET_ELEMENTS)))
+    # contiguous: a 1-d view with stride 0 (an expanded scalar) reshapes to itself, and its
+    # bytes are not numel * element_size bytes from its data pointer.
+    return crc_of(t.reshape(-1).contiguous())
+
+
+def memory_order(t: torch.Tensor) -> torch.Tensor | None:
+    """The elements of ``t`` as a 1-d view in the order they lie in memory, where they
+    fill a block of it with nothing between or shared (a contiguous tensor, or one whose
+    dimensions were permuted: a transposed weight); else None. Order-free reductions
+    (min, max) read that view at full speed instead of walking ``t``'s strides."""
+    if t.is_contiguous():
+        return t.reshape(-1)
+    expected = 1
+    for stride, size in sorted(
+        (st, sz) for sz, st in zip(t.shape, t.stride(), strict=True) if sz != 1
+    ):
+        if stride != expected:
+            return None
+        expected *= size
+    return t.as_strided((t.numel(),), (1,))
+
+
+def every_nth(t: torch.Tensor, step: int) -> torch.Tensor:
+    """``t.reshape(-1)[::step].contiguous()`` without copying a non-contiguous ``t`` whole:
+    ``torch.take`` reads the elements at flat positions 0, step, 2 step, ... in place."""
+    import torch
+
+    if t.is_contiguous():
+        return t.reshape(-1)[::step].contiguous()
+    return torch.take(t, torch.arange(0, t.numel(), step, device=t.device))

@@ -57,3 +57,35 @@ def test_an_outputs_remembered_content_is_its_content_as_an_input() -> None:
     assert all(t is out for (t, _), out in zip(told, outputs, strict=True))
     for t, content in told:
         assert content == _content(t)
+
+
+def test_large_views_digest_like_their_contiguous_copies() -> None:
+    """A large input that is a view (a transposed weight, a permuted activation, a strided
+    or expanded one) is digested in place, with exactly its contiguous copy's bytes."""
+    from reprocheck.replay.trace_args import every_nth, memory_order
+
+    g = torch.Generator().manual_seed(1)
+    weight = torch.randn(300, 200, generator=g)
+    weight[7, 9] = -0.0
+    views = [
+        weight.t(),
+        weight[1:].t(),
+        weight[:, 1:].t(),
+        weight[:, ::2],
+        weight.reshape(3, 100, 200).permute(2, 0, 1),
+        torch.randn(1, generator=g).expand(100_000),
+        torch.randn(50, 1, generator=g).expand(50, 3000).t(),
+    ]
+    for view in views:
+        assert _content(view) == _content(view.contiguous()), view.stride()
+        for step in (1, 7, 1000):
+            assert torch.equal(
+                every_nth(view, step).view(torch.int32),
+                view.reshape(-1)[::step].contiguous().view(torch.int32),
+            )
+        dense = memory_order(view)
+        if dense is not None:  # the same elements, in memory order
+            assert torch.equal(dense.sort().values, view.reshape(-1).sort().values)
+    assert memory_order(weight.t()) is not None
+    assert memory_order(weight[:, 1:].t()) is None
+    assert memory_order(weight[:, ::2]) is None
