@@ -4,7 +4,9 @@
  *
  * Blocks of BLOCK elements: where at least one in eight differs the block is examined
  * whole (vectorized; equal elements add a zero distance and nothing else), else only its
- * differing elements, found eight at a time and examined by position. Either way, per
+ * differing elements, found eight at a time and examined by position. A block is first
+ * counted (vectorized) after a block with many differences, gathered directly after one
+ * with few: sparse differences cost one pass. Either way, per
  * examined element k: the error and relative error (0 where the bits are equal, or the
  * error is 0) kept as bits, whose integer maximum is the float maximum (non-negative
  * floats order like their bits), and the ULP distance, counted into the histogram. */
@@ -34,6 +36,24 @@
         dmax = d > dmax ? d : dmax;                                                        \
     } while (0)
 
+/* The positions of the block's differing elements into at[0..used), eight equal
+ * elements skipped at a time. */
+#define GATHER()                                                                           \
+    do {                                                                                   \
+        for (j = 0; j + 8 <= m; j += 8) {                                                  \
+            if (memcmp(xb + j, yb + j, 8 * sizeof(BITS)) == 0)                             \
+                continue;                                                                  \
+            for (k = j; k < j + 8; k++) { /* branch-free */                                \
+                at[used] = k;                                                              \
+                used += xb[k] != yb[k];                                                    \
+            }                                                                              \
+        }                                                                                  \
+        for (; j < m; j++) {                                                               \
+            at[used] = j;                                                                  \
+            used += xb[j] != yb[j];                                                        \
+        }                                                                                  \
+    } while (0)
+
 /* Position of the K-th examined element in its block. */
 #define WHERE(K) (whole ? (K) : at[K])
 
@@ -46,6 +66,7 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
     int64_t s, j, k;
     int64_t n_diff = 0, n_exceed = 0, ulp_max = 0, abs_at = -1, rel_at = -1;
     BITS best_abs = -1, best_rel = -1;
+    int sparse = 0; /* how the last block looked: few differences (gathered) or many */
 
     for (s = 0; s < n; s += BLOCK) {
         const int64_t m = n - s < BLOCK ? n - s : BLOCK;
@@ -56,29 +77,26 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
         BITS me = 0, mr = 0;
         DIST dmax = 0;
 
-        for (j = 0; j < m; j++)
-            nd += xb[j] != yb[j];
+        if (sparse) { /* the last block had few differences: gather this one's directly */
+            GATHER();
+            nd = used;
+        } else {
+            for (j = 0; j < m; j++)
+                nd += xb[j] != yb[j];
+        }
         if (nd == 0) {
             hist[0] += m;
             continue;
         }
         whole = nd * 8 >= m;
+        sparse = !whole;
         if (whole) {
             used = m;
             for (k = 0; k < m; k++)
                 EXAMINE(k, k);
         } else {
-            for (j = 0; j + 8 <= m; j += 8) {
-                if (memcmp(xb + j, yb + j, 8 * sizeof(BITS)) == 0)
-                    continue;
-                for (k = j; k < j + 8; k++) { /* branch-free */
-                    at[used] = k;
-                    used += xb[k] != yb[k];
-                }
-            }
-            for (; j < m; j++) {
-                at[used] = j;
-                used += xb[j] != yb[j];
+            if (used == 0) { /* counted, not gathered: gather now */
+                GATHER();
             }
             hist[0] += m - nd;
             for (k = 0; k < used; k++)
@@ -130,6 +148,7 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
 }
 
 #undef EXAMINE
+#undef GATHER
 #undef WHERE
 #undef NAME
 #undef REAL

@@ -156,3 +156,25 @@ def test_overflowing_difference_takes_the_torch_path() -> None:
     assert _fused.fold(b, c, 1e-5, 1e-8) is None
     native, torch_path = both(b, c, Tolerance(1.3e-6, 1e-5))
     assert native == torch_path
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_blocks_switching_between_few_and_many_differences(dtype: torch.dtype) -> None:
+    """The kernel gathers a block directly after one with few differences and counts it
+    first after one with many: runs of dense, sparse, equal and dense-again blocks (and a
+    sparse block turning dense) give the torch path's numbers."""
+    gen = torch.Generator().manual_seed(3)
+    b = torch.randn(16 * 1024, generator=gen, dtype=dtype)
+    c = b.clone()
+    noise = torch.randn(b.numel(), generator=gen, dtype=dtype) * 1e-6
+    layout = ["dense", "sparse", "sparse", "equal", "sparse", "dense", "equal", "dense"]
+    layout += ["sparse", "dense", "sparse", "equal", "equal", "sparse", "dense", "sparse"]
+    for i, kind in enumerate(layout):
+        block = slice(i * 1024, (i + 1) * 1024)
+        if kind == "dense":
+            c[block] += noise[block]
+        elif kind == "sparse":
+            c[block][:: 97 + i] += 1e-3
+    for tol in TOLERANCES:
+        native, torch_path = both(b, c, tol)
+        assert native == torch_path
