@@ -48,10 +48,10 @@ def build_library(root: Path) -> Path | None:
                 print(f"reprocheck: native kernel built with {compiler}", file=sys.stderr)
                 return target
             partial.unlink(missing_ok=True)
-            errors.append(done.stderr.strip().splitlines()[-1:] or [""])
+            errors.append((done.stderr.strip().splitlines() or [""])[-1])
     print(
         "reprocheck: no C compiler built the native kernel; comparing with torch alone "
-        f"({errors[-1][0] if errors else 'no compiler found'})",
+        f"({errors[-1] if errors else 'no compiler found'})",
         file=sys.stderr,
     )
     target.unlink(missing_ok=True)

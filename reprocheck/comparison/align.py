@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from reprocheck.comparison.evidence import parts_here
 from reprocheck.comparison.precision import earlier_change
 from reprocheck.comparison.result import Structural
-from reprocheck.model.records import TraceEntry, same_traces, trace_documents
+from reprocheck.model.records import TraceEntry, trace_documents
 
 __all__ = ["PHASE_ORDER", "OpDivergence", "TraceAlignment", "align_traces"]
 
@@ -156,10 +156,9 @@ def align_traces(baseline: Sequence[TraceEntry], candidate: Sequence[TraceEntry]
     ``first`` is the first whose arguments differ or whose equal inputs gave another
     output (comparison.evidence); ``passed_on`` the first whose output differs at all.
     Only steps traced on both sides are compared (one side may have traced more steps).
-    Traces read from equal documents align call for call without being read.
+    Traces read from records whose calls match in place are read only where they part
+    (equal documents: not at all).
     """
-    if same_traces(baseline, candidate):
-        return TraceAlignment(None, Structural(0, 0, ()), len(baseline), None, None)
     in_place = _aligned_in_place(baseline, candidate)
     if in_place is not None:
         return in_place

@@ -229,10 +229,6 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 # --- tensors ----------------------------------------------------------------------------
 
 
-def _kind(t: torch.Tensor) -> Literal["float", "complex", "exact"]:
-    return kind_of(t.dtype)
-
-
 def kind_of(dtype: torch.dtype) -> Literal["float", "complex", "exact"]:
     """How a dtype's elements compare: with a tolerance (float, complex) or exactly."""
     if dtype.is_complex:
@@ -294,7 +290,7 @@ def compare_tensors(
     )
     if mismatch is not None:
         return mismatch
-    kind = _kind(baseline)
+    kind = kind_of(baseline.dtype)
     if kind == "exact":
         tolerance = EXACT
     if baseline.dtype == torch.complex32:

@@ -27,7 +27,7 @@ from reprocheck._schema import (
     req_str,
 )
 from reprocheck.errors import ArtifactError
-from reprocheck.model._trace_fast import LazyTrace, same_document
+from reprocheck.model._trace_fast import LazyTrace
 from reprocheck.model.compiled import Compiled
 from reprocheck.model.trace_entry import TraceEntry
 
@@ -42,17 +42,10 @@ __all__ = [
     "StepRecord",
     "TensorInfo",
     "TraceEntry",
-    "same_traces",
     "trace_documents",
 ]
 
 _DIGEST = re.compile(r"crc32:[0-9a-f]{8}")
-
-
-def same_traces(a: Sequence[TraceEntry], b: Sequence[TraceEntry]) -> bool:
-    """Whether two records' traces were read from equal JSON documents (so they are
-    equal entry for entry, without reading a single entry); False says nothing."""
-    return same_document(a, b)
 
 
 def trace_documents(
