@@ -193,6 +193,28 @@ def _lookup(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
+def _differing(b: Mapping[str, Any], c: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``b`` and ``c`` without the entries they share, nested dicts pruned the same way.
+
+    DeepDiff walks only what differs (its cost is per node: 60 ms over two whole 67M-model
+    fingerprints that differ in one variable); the paths it reports are unchanged.
+    """
+    keep_b: dict[str, Any] = {}
+    keep_c: dict[str, Any] = {}
+    for key in [*b, *(k for k in c if k not in b)]:
+        if key not in b or key not in c:
+            if key in b:
+                keep_b[key] = b[key]
+            else:
+                keep_c[key] = c[key]
+        elif b[key] != c[key]:
+            if isinstance(b[key], Mapping) and isinstance(c[key], Mapping):
+                keep_b[key], keep_c[key] = _differing(b[key], c[key])
+            else:
+                keep_b[key], keep_c[key] = b[key], c[key]
+    return keep_b, keep_c
+
+
 def _set_like(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -211,7 +233,8 @@ def diff_fingerprints(baseline: Mapping[str, Any], candidate: Mapping[str, Any])
     from deepdiff import DeepDiff
 
     exclude = ["root" + "".join(f"[{part!r}]" for part in p.split(".")) for p in _EXCLUDE_PATHS]
-    tree = DeepDiff(b, c, view="tree", exclude_paths=exclude, threshold_to_diff_deeper=0)
+    pruned = _differing(b, c)
+    tree = DeepDiff(*pruned, view="tree", exclude_paths=exclude, threshold_to_diff_deeper=0)
 
     found: dict[tuple[str, ...], tuple[Any, Any]] = {}
     for levels in tree.values():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from compare_support import fingerprint
+from typing import Any
 
-from reprocheck.comparison.envdiff import diff_fingerprints, rank_of, suspect_phrase
+from compare_support import fingerprint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reprocheck.comparison.envdiff import _differing, diff_fingerprints, rank_of, suspect_phrase
 
 
 def test_equal_fingerprints_have_no_changes() -> None:
@@ -92,3 +96,31 @@ def test_hardware_of_another_machine_is_ranked_among_the_suspects() -> None:
     assert set(paths[:-1]) == hardware
     assert all(is_suspect(c) and is_hardware(c.path) for c in changes[:-1])
     assert not is_hardware("packages.requests")
+
+
+_LEAF = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b"]), st.lists(st.sampled_from("xy")))
+_TREE = st.recursive(
+    _LEAF, lambda sub: st.dictionaries(st.sampled_from("pqrs"), sub, max_size=3), max_leaves=12
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    b=st.dictionaries(st.sampled_from("pqrs"), _TREE, max_size=4),
+    c=st.dictionaries(st.sampled_from("pqrs"), _TREE, max_size=4),
+)
+def test_pruning_shared_entries_leaves_what_deepdiff_reports_unchanged(
+    b: dict[str, Any], c: dict[str, Any]
+) -> None:
+    """DeepDiff over the pruned pair reports the same changes, at the same paths."""
+    from deepdiff import DeepDiff
+
+    def report(x: dict[str, Any], y: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+        tree = DeepDiff(x, y, view="tree", threshold_to_diff_deeper=0)
+        return sorted(
+            (kind, level.path(), repr(level.t1), repr(level.t2))
+            for kind, levels in tree.items()
+            for level in levels
+        )
+
+    assert report(*_differing(b, c)) == report(b, c)
