@@ -36,6 +36,7 @@
 
 #define LIMIT 65536
 #define BLOCK 1024
+#define SMALL 256 /* distances below this are counted in four small histograms first */
 
 typedef struct {
     int64_t n_diff;

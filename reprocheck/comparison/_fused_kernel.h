@@ -67,6 +67,9 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
     int64_t n_diff = 0, n_exceed = 0, ulp_max = 0, abs_at = -1, rel_at = -1;
     BITS best_abs = -1, best_rel = -1;
     int sparse = 0; /* how the last block looked: few differences (gathered) or many */
+    int64_t small[4][SMALL]; /* distances of blocks whose largest is below SMALL */
+
+    memset(small, 0, sizeof small);
 
     for (s = 0; s < n; s += BLOCK) {
         const int64_t m = n - s < BLOCK ? n - s : BLOCK;
@@ -109,7 +112,16 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
         n_diff += nd;
         n_exceed += ne;
         ulp_max = (int64_t)dmax > ulp_max ? (int64_t)dmax : ulp_max;
-        if (dmax < LIMIT) {
+        if (dmax < SMALL) { /* four copies: runs of one distance do not wait on each other */
+            for (k = 0; k + 4 <= used; k += 4) {
+                small[0][dist[k]]++;
+                small[1][dist[k + 1]]++;
+                small[2][dist[k + 2]]++;
+                small[3][dist[k + 3]]++;
+            }
+            for (; k < used; k++)
+                small[0][dist[k]]++;
+        } else if (dmax < LIMIT) {
             for (k = 0; k < used; k++)
                 hist[dist[k]]++;
         } else {
@@ -131,6 +143,8 @@ RC_VERSIONS int NAME(const REAL *b, const REAL *c, int64_t n, REAL rtol, REAL at
             rel_at = s + WHERE(k);
         }
     }
+    for (k = 0; k < SMALL; k++)
+        hist[k] += small[0][k] + small[1][k] + small[2][k] + small[3][k];
     out->n_diff = n_diff;
     out->n_exceed = n_exceed;
     out->ulp_max = ulp_max;
