@@ -278,13 +278,17 @@ def stable_norms(tensors: list[Any]) -> list[float]:
     torch.set_num_threads(1)
     try:
         if all(t.dtype in (torch.float32, torch.float64) for t in tensors):
-            found = torch._foreach_norm(list(tensors), 2)
+            found = list(torch._foreach_norm(list(tensors), 2))
         else:  # float16/bfloat16 norms would keep three digits: widen those to float32
             found = [
                 torch.linalg.vector_norm(t, dtype=torch.float32 if t.element_size() < 4 else None)
                 for t in tensors
             ]
-        return [float(v) for v in torch.stack([f.reshape(()).double() for f in found]).tolist()]
+        # One stack of the 0-d norms where they share a dtype (a widening to a Python float
+        # is exact either way): per-norm conversions cost 6 ms over a GPT's 640 tensors.
+        if len({f.dtype for f in found}) == 1 and all(f.dim() == 0 for f in found):
+            return [float(v) for v in torch.stack(found).tolist()]
+        return [float(f) for f in found]
     finally:
         torch.set_num_threads(threads)
 

@@ -287,3 +287,32 @@ def test_norms_do_not_depend_on_the_thread_count() -> None:
     # float32 tensors: the norm has float32 precision (see stable_norms's docstring).
     assert one[0] == pytest.approx(float(tensors[0].double().norm()), rel=1e-6)
     assert one[1] == pytest.approx(5**0.5)
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (torch.float32,) * 3,
+        (torch.float64,) * 3,
+        (torch.float32, torch.float64, torch.float32),
+        (torch.float16, torch.bfloat16, torch.float32),
+    ],
+)
+def test_norms_are_each_tensors_own_norm_as_a_python_float(dtypes: tuple[torch.dtype, ...]) -> None:
+    """One stack where the norms share a dtype, one by one where not: the same exact values."""
+    from reprocheck._compat.torch import stable_norms
+
+    gen = torch.Generator().manual_seed(1)
+    tensors = [torch.randn(97, 33, generator=gen).to(dtype) for dtype in dtypes]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        widen = [torch.float32 if t.element_size() < 4 else None for t in tensors]
+        expected = [
+            float(torch.linalg.vector_norm(t, dtype=w)) for t, w in zip(tensors, widen, strict=True)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    got = stable_norms(tensors)
+    assert got == expected
+    assert all(type(v) is float for v in got)
